@@ -1,0 +1,1 @@
+"""Implementations of the ports: database, channels, carriers, notifications, jobs."""

@@ -1,0 +1,299 @@
+"""The outbox: events written with the change that caused them, delivered after commit.
+
+Delivery is at least once with a stable idempotency key per message, so a receiver that
+honours the key sees each message exactly once, whatever crashes in between. Messages are
+claimed under a lease in a short transaction, delivered outside it (a slow receiver never
+holds the database's write lock), then marked delivered."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from sqlalchemy import Connection, and_, insert, select, update
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import Database
+from ordermesh.domain.events import Event, name_of
+from ordermesh.domain.ids import new_id
+from ordermesh.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events"
+"""Destination of every domain event; the dispatcher fans them out to subscribers."""
+WEBHOOK = "webhook:"
+
+_o = t.outbox.c
+_INSERT = insert(t.outbox)
+
+
+def event_payload(event: Event, at: datetime) -> dict[str, Any]:
+    return {
+        "type": name_of(event),
+        "occurred_at": at.isoformat(),
+        "data": dataclasses.asdict(event),
+    }
+
+
+def write_events(conn: Connection, events: Sequence[Event], now: datetime) -> None:
+    if not events:
+        return
+    conn.execute(
+        _INSERT,
+        [
+            {
+                "topic": name_of(e),
+                "destination": EVENTS,
+                "idempotency_key": new_id("evt"),
+                "payload": event_payload(e, now),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "available_at": now,
+            }
+            for e in events
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    topic: str
+    destination: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class Deliverer(Protocol):
+    def deliver(self, message: Message) -> None:
+        """Deliver or raise; the dispatcher retries with backoff."""
+        ...
+
+
+class WebhookDeliverer:
+    """POSTs a message to a subscriber's URL, signed with its secret (HMAC-SHA256 of the body)."""
+
+    def __init__(
+        self, endpoints: Callable[[str], tuple[str, str] | None], timeout: float = 10.0
+    ) -> None:
+        self.endpoints = endpoints
+        self.client = httpx.Client(timeout=timeout)
+
+    def deliver(self, message: Message) -> None:
+        endpoint = self.endpoints(message.destination.removeprefix(WEBHOOK))
+        if endpoint is None:
+            raise PermanentFailure("the webhook endpoint no longer exists or is inactive")
+        url, secret = endpoint
+        body = orjson.dumps(message.payload)
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        response = self.client.post(
+            url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": message.idempotency_key,
+                "X-Ordermesh-Event": message.topic,
+                "X-Ordermesh-Signature": f"sha256={signature}",
+            },
+        )
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"{url} answered {response.status_code}")
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (the destination is gone): fail the message at once, visibly."""
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
+    """Exponential backoff with full jitter: retries spread out instead of arriving together."""
+    ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        *,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 15,
+    ) -> None:
+        self.db, self.clock = db, clock
+        self.deliverers = dict(deliverers or {})
+        self.batch_size, self.lease, self.max_attempts = batch_size, lease, max_attempts
+        if WEBHOOK not in self.deliverers:
+            self.deliverers[WEBHOOK] = WebhookDeliverer(self._endpoint)
+
+    def _write(self) -> Any:
+        """A short write transaction, queued behind this process's other writers on SQLite."""
+        return _WriteTx(self.db)
+
+    def _endpoint(self, endpoint_id: str) -> tuple[str, str] | None:
+        w = t.webhook_endpoints.c
+        with self.db.reader.connect() as conn:
+            row = conn.execute(
+                select(w.url, w.secret).where(w.id == endpoint_id, w.active.is_(True))
+            ).first()
+        return (row.url, row.secret) if row else None
+
+    def claim(self) -> list[Message]:
+        now = self.clock.now()
+        due = (
+            select(_o.id)
+            .where(_o.status == "pending", _o.available_at <= now)
+            .order_by(_o.id)
+            .limit(self.batch_size)
+        )
+        if not self.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            rows = conn.execute(
+                update(t.outbox)
+                .where(_o.id.in_(due.scalar_subquery()))
+                .values(available_at=now + self.lease, attempts=_o.attempts + 1)
+                .returning(
+                    _o.id, _o.topic, _o.destination, _o.idempotency_key, _o.payload, _o.attempts
+                )
+            ).all()
+        return sorted((Message(*row) for row in rows), key=lambda m: m.id)
+
+    def run_once(self) -> int:
+        """Deliver what is due now; returns how many messages were delivered."""
+        messages = self.claim()
+        if not messages:
+            return 0
+        fan_out = [m for m in messages if m.destination == EVENTS]
+        delivered = self._fan_out(fan_out) if fan_out else 0
+        for message in messages:
+            if message.destination == EVENTS:
+                continue
+            deliverer = self._deliverer_for(message.destination)
+            try:
+                if deliverer is None:
+                    raise PermanentFailure(f"no deliverer for {message.destination}")
+                deliverer.deliver(message)
+            except PermanentFailure as exc:
+                self._fail(message, str(exc), permanent=True)
+            except Exception as exc:
+                log.warning("outbox delivery %s failed: %s", message.idempotency_key, exc)
+                self._fail(message, str(exc) or type(exc).__name__)
+            else:
+                self._mark_delivered([message.id])
+                delivered += 1
+        return delivered
+
+    def _deliverer_for(self, destination: str) -> Deliverer | None:
+        for prefix, deliverer in self.deliverers.items():
+            if destination == prefix or (prefix.endswith(":") and destination.startswith(prefix)):
+                return deliverer
+        return None
+
+    def _fan_out(self, messages: list[Message]) -> int:
+        """Turn each event into one message per subscribed webhook, atomically with marking
+        the event done, so a subscriber gets each event once even if we crash here."""
+        w = t.webhook_endpoints.c
+        now = self.clock.now()
+        with self._write() as conn:
+            endpoints = conn.execute(select(w.id, w.event_types).where(w.active.is_(True))).all()
+            copies = [
+                {
+                    "topic": m.topic,
+                    "destination": f"{WEBHOOK}{endpoint_id}",
+                    "idempotency_key": f"{m.idempotency_key}:{endpoint_id}",
+                    "payload": dict(m.payload, id=m.idempotency_key),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "available_at": now,
+                }
+                for m in messages
+                for endpoint_id, types in endpoints
+                if not types or m.topic in types
+            ]
+            if copies:
+                conn.execute(_INSERT, copies)
+            conn.execute(
+                update(t.outbox)
+                .where(_o.id.in_([m.id for m in messages]))
+                .values(status="delivered", delivered_at=now)
+            )
+        return len(messages)
+
+    def _mark_delivered(self, ids: list[int]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(t.outbox)
+                .where(and_(_o.id.in_(ids), _o.status == "pending"))
+                .values(status="delivered", delivered_at=self.clock.now(), last_error=None)
+            )
+
+    def _fail(self, message: Message, error: str, *, permanent: bool = False) -> None:
+        give_up = permanent or message.attempts >= self.max_attempts
+        values: dict[str, Any] = {"last_error": error[:2000]}
+        if give_up:
+            values["status"] = "failed"
+        else:
+            values["available_at"] = self.clock.now() + backoff(message.attempts)
+        with self._write() as conn:
+            conn.execute(update(t.outbox).where(_o.id == message.id).values(**values))
+
+    def retry_failed(self) -> int:
+        """Put failed messages back in the queue (after the receiver was fixed)."""
+        with self._write() as conn:
+            done = conn.execute(
+                update(t.outbox)
+                .where(_o.status == "failed")
+                .values(status="pending", attempts=0, available_at=self.clock.now())
+            )
+        return done.rowcount
+
+    def purge_delivered(self, older_than: timedelta = timedelta(days=7)) -> int:
+        with self._write() as conn:
+            done = conn.execute(
+                t.outbox.delete().where(
+                    _o.status == "delivered", _o.delivered_at < self.clock.now() - older_than
+                )
+            )
+        return done.rowcount
+
+
+class _WriteTx:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> Connection:
+        if self.db.write_lock is not None:
+            self.db.write_lock.acquire()
+        try:
+            self._cm = self.db.writer.begin()
+            return self._cm.__enter__()
+        except BaseException:
+            if self.db.write_lock is not None:
+                self.db.write_lock.release()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._cm.__exit__(*exc)
+        finally:
+            if self.db.write_lock is not None:
+                self.db.write_lock.release()

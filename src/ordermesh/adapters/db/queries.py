@@ -1,0 +1,407 @@
+"""The read side: what the API, dashboard and CLI show. Plain selects on the reader engine,
+returning dicts ready to render; no domain objects are built to be thrown away."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, func, or_, select
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import Database
+from ordermesh.domain.errors import ValidationFailed
+from ordermesh.domain.money import Money
+from ordermesh.ports.clock import Clock
+
+_o = t.orders.c
+_s = t.stock_levels.c
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(*values: Any) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(orjson.dumps(plain)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list):
+            raise ValueError
+        return values
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise ValidationFailed("the cursor is not one this API gave out", field="cursor") from exc
+
+
+def _money(minor: int | None, currency: str | None) -> str | None:
+    if minor is None or not currency:
+        return None
+    return str(Money.from_minor(minor, currency).amount)
+
+
+def order_summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "channel_account": row.channel_account,
+        "channel_order_id": row.channel_order_id,
+        "marketplace": row.marketplace,
+        "status": row.status,
+        "purchase_date": row.purchase_date,
+        "ship_by": row.ship_by,
+        "deliver_by": row.deliver_by,
+        "is_prime": row.is_prime,
+        "is_business": row.is_business,
+        "fulfilled_by": row.fulfilled_by,
+        "buyer_name": row.buyer_name,
+        "currency": row.currency,
+        "total": _money(row.total_minor, row.currency),
+        "tags": list(row.tags or ()),
+        "holds": list(row.holds or ()),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+class SqlQueries:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+
+    def _rows(self, query: Select[Any]) -> list[Any]:
+        with self.db.reader.connect() as conn:
+            return list(conn.execute(query))
+
+    # -- orders ----------------------------------------------------------------------------
+    def list_orders(
+        self,
+        *,
+        status: list[str] | None = None,
+        channel: str | None = None,
+        sku: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first, keyset-paginated on (created_at, id) so deep pages stay fast."""
+        query = select(t.orders)
+        if status:
+            query = query.where(_o.status.in_(status))
+        if channel:
+            query = query.where(_o.channel == channel)
+        if sku:
+            query = query.where(
+                _o.id.in_(select(t.order_lines.c.order_id).where(t.order_lines.c.sku == sku))
+            )
+        if created_from:
+            query = query.where(_o.created_at >= created_from)
+        if created_to:
+            query = query.where(_o.created_at < created_to)
+        if search:
+            term = search.strip()
+            like = f"%{term.replace('%', '').replace('_', '')}%"
+            query = query.where(
+                or_(
+                    _o.id == term,
+                    _o.channel_order_id == term,
+                    _o.channel_order_id.like(f"{term}%"),
+                    _o.buyer_name.ilike(like),
+                    _o.buyer_email.ilike(like),
+                )
+            )
+        if cursor:
+            values = decode_cursor(cursor)
+            if len(values) != 2:
+                raise ValidationFailed("the cursor is not one this API gave out", field="cursor")
+            created, last_id = datetime.fromisoformat(values[0]), values[1]
+            query = query.where(
+                or_(_o.created_at < created, and_(_o.created_at == created, _o.id < last_id))
+            )
+        rows = self._rows(query.order_by(_o.created_at.desc(), _o.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return Page([order_summary(r) for r in rows], next_cursor)
+
+    def iter_orders(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = self.list_orders(limit=batch, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def get_order(self, order_id: str) -> dict[str, Any] | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(t.orders).where(or_(_o.id == order_id))).first()
+            if row is None:
+                return None
+            lines = conn.execute(
+                select(t.order_lines)
+                .where(t.order_lines.c.order_id == row.id)
+                .order_by(t.order_lines.c.line_no)
+            ).all()
+            allocs = conn.execute(
+                select(t.allocations)
+                .where(t.allocations.c.order_id == row.id)
+                .order_by(t.allocations.c.id)
+            ).all()
+            history = conn.execute(
+                select(t.order_history)
+                .where(t.order_history.c.order_id == row.id)
+                .order_by(t.order_history.c.id)
+            ).all()
+        order = order_summary(row)
+        order.update(
+            service_level=row.service_level,
+            buyer_email=row.buyer_email,
+            shipping_address=row.shipping_address,
+            buyer_cancel_requested=row.buyer_cancel_requested,
+            channel_updated_at=row.channel_updated_at,
+            lines=[
+                {
+                    "line_no": ln.line_no,
+                    "sku": ln.sku,
+                    "channel_sku": ln.channel_sku,
+                    "channel_line_id": ln.channel_line_id,
+                    "quantity": ln.quantity,
+                    "unit_price": _money(ln.unit_price_minor, row.currency),
+                    "tax": _money(ln.tax_minor, row.currency),
+                    "discount": _money(ln.discount_minor, row.currency),
+                }
+                for ln in lines
+            ],
+            allocations=[
+                {"line_no": a.line_no, "sku": a.sku, "location": a.location, "quantity": a.quantity}
+                for a in allocs
+            ],
+            history=[
+                {
+                    "action": h.action,
+                    "from_status": h.from_status,
+                    "to_status": h.to_status,
+                    "actor": h.actor,
+                    "reason": h.reason,
+                    "at": h.at,
+                }
+                for h in history
+            ],
+        )
+        return order
+
+    def count_orders_by_status(self) -> dict[str, int]:
+        rows = self._rows(select(_o.status, func.count()).group_by(_o.status))
+        return {status: n for status, n in rows}
+
+    # -- stock -----------------------------------------------------------------------------
+    def stock_levels(
+        self,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        low_stock: bool = False,
+        limit: int = 500,
+        cursor: str | None = None,
+    ) -> Page:
+        query = select(_s.sku, _s.location, _s.on_hand, _s.reserved, _s.updated_at)
+        if sku:
+            query = query.where(_s.sku == sku)
+        if location:
+            query = query.where(_s.location == location)
+        if low_stock:
+            query = query.join(t.products, t.products.c.sku == _s.sku).where(
+                _s.on_hand - _s.reserved <= t.products.c.low_stock_threshold
+            )
+        if cursor:
+            values = decode_cursor(cursor)
+            query = query.where(
+                or_(_s.sku > values[0], and_(_s.sku == values[0], _s.location > values[1]))
+            )
+        rows = self._rows(query.order_by(_s.sku, _s.location).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {
+                "sku": r.sku,
+                "location": r.location,
+                "on_hand": r.on_hand,
+                "reserved": r.reserved,
+                "available": r.on_hand - r.reserved,
+                "updated_at": r.updated_at,
+            }
+            for r in rows
+        ]
+        next_cursor = encode_cursor(rows[-1].sku, rows[-1].location) if more and rows else None
+        return Page(items, next_cursor)
+
+    def movements(
+        self,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        reference: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        m = t.stock_movements.c
+        query = select(t.stock_movements)
+        if sku:
+            query = query.where(m.sku == sku)
+        if location:
+            query = query.where(m.location == location)
+        if reference:
+            query = query.where(m.reference == reference)
+        if cursor:
+            query = query.where(m.id < int(decode_cursor(cursor)[0]))
+        rows = self._rows(query.order_by(m.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {
+                "id": r.id,
+                "sku": r.sku,
+                "location": r.location,
+                "kind": r.kind,
+                "on_hand_delta": r.on_hand_delta,
+                "reserved_delta": r.reserved_delta,
+                "reason": r.reason,
+                "reference": r.reference,
+                "actor": r.actor,
+                "occurred_at": r.occurred_at,
+            }
+            for r in rows
+        ]
+        return Page(items, encode_cursor(rows[-1].id) if more and rows else None)
+
+    def ledger_totals(self, sku: str, location: str) -> tuple[int, int]:
+        m = t.stock_movements.c
+        rows = self._rows(
+            select(
+                func.coalesce(func.sum(m.on_hand_delta), 0),
+                func.coalesce(func.sum(m.reserved_delta), 0),
+            ).where(m.sku == sku, m.location == location)
+        )
+        on_hand, reserved = rows[0]
+        return int(on_hand), int(reserved)
+
+    # -- catalogue -------------------------------------------------------------------------
+    def products(
+        self, *, search: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        p = t.products.c
+        query = select(t.products)
+        if search:
+            like = f"%{search.strip()}%"
+            query = query.where(
+                or_(p.sku.ilike(like), p.title.ilike(like), p.gtin == search, p.asin == search)
+            )
+        if cursor:
+            query = query.where(p.sku > decode_cursor(cursor)[0])
+        rows = self._rows(query.order_by(p.sku).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        components = self._components([r.sku for r in rows if r.is_bundle])
+        items = [product_dict(r, components.get(r.sku, {})) for r in rows]
+        return Page(items, encode_cursor(rows[-1].sku) if more and rows else None)
+
+    def product(self, sku: str) -> dict[str, Any] | None:
+        rows = self._rows(select(t.products).where(t.products.c.sku == sku))
+        if not rows:
+            return None
+        return product_dict(rows[0], self._components([sku]).get(sku, {}))
+
+    def _components(self, skus: list[str]) -> dict[str, dict[str, int]]:
+        if not skus:
+            return {}
+        b = t.bundle_components.c
+        found: dict[str, dict[str, int]] = {}
+        for bundle, component, quantity in self._rows(
+            select(b.bundle_sku, b.component_sku, b.quantity).where(b.bundle_sku.in_(skus))
+        ):
+            found.setdefault(bundle, {})[component] = quantity
+        return found
+
+    def locations(self) -> list[dict[str, Any]]:
+        rows = self._rows(select(t.locations).order_by(t.locations.c.code))
+        return [
+            {
+                "code": r.code,
+                "name": r.name,
+                "kind": r.kind,
+                "address": r.address,
+                "working_days": [d for d in r.working_days.split(",") if d],
+                "cutoff": r.cutoff,
+                "timezone": r.timezone,
+            }
+            for r in rows
+        ]
+
+    def listings(
+        self, *, sku: str | None = None, channel_account: str | None = None
+    ) -> list[dict[str, Any]]:
+        c = t.channel_listings.c
+        query = select(t.channel_listings)
+        if sku:
+            query = query.where(c.sku == sku)
+        if channel_account:
+            query = query.where(c.channel_account == channel_account)
+        return [
+            {
+                "channel_account": r.channel_account,
+                "channel_sku": r.channel_sku,
+                "sku": r.sku,
+                "asin": r.asin,
+                "variant_id": r.variant_id,
+                "fulfilled_by": r.fulfilled_by,
+            }
+            for r in self._rows(query.order_by(c.channel_account, c.channel_sku))
+        ]
+
+    def outbox_status(self) -> dict[str, Any]:
+        ob = t.outbox.c
+        rows = self._rows(
+            select(ob.status, func.count(), func.min(ob.created_at)).group_by(ob.status)
+        )
+        counts = {status: n for status, n, _ in rows}
+        oldest = next((oldest for status, _, oldest in rows if status == "pending"), None)
+        return {"counts": counts, "oldest_pending": oldest}
+
+
+def product_dict(row: Any, components: dict[str, int]) -> dict[str, Any]:
+    return {
+        "sku": row.sku,
+        "title": row.title,
+        "gtin": row.gtin,
+        "asin": row.asin,
+        "brand": row.brand,
+        "product_type": row.product_type,
+        "tags": list(row.tags or ()),
+        "weight_g": row.weight_g,
+        "dimensions_mm": (
+            {"length": row.length_mm, "width": row.width_mm, "height": row.height_mm}
+            if row.length_mm is not None
+            else None
+        ),
+        "unit_cost": _money(row.unit_cost_minor, row.cost_currency),
+        "cost_currency": row.cost_currency,
+        "hs_code": row.hs_code,
+        "country_of_origin": row.country_of_origin,
+        "low_stock_threshold": row.low_stock_threshold,
+        "is_bundle": row.is_bundle,
+        "components": components,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }

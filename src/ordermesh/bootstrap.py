@@ -1,0 +1,84 @@
+"""Wiring: the one place that knows which concrete adapters back the ports."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ordermesh.adapters.db.engine import Database, connect
+from ordermesh.adapters.db.outbox import OutboxDispatcher
+from ordermesh.adapters.db.queries import SqlQueries
+from ordermesh.adapters.db.uow import SqlAlchemyUnitOfWork
+from ordermesh.config import Settings
+from ordermesh.domain.commands import Command
+from ordermesh.domain.fulfilment import AllocationPolicy, MostStockFirst
+from ordermesh.ports.clock import Clock, SystemClock
+from ordermesh.services.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
+from ordermesh.services.messagebus import Deps, MessageBus
+
+
+class DispatcherWakeup:
+    """Wakes the in-process dispatcher thread right after a commit that wrote events."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def wake(self) -> None:
+        self.event.set()
+
+
+@dataclass
+class Ordermesh:
+    """A wired ordermesh: what entrypoints (API, CLI, worker) need and nothing more."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    bus: MessageBus
+    queries: SqlQueries
+    dispatcher: OutboxDispatcher
+    wakeup: DispatcherWakeup
+    writes: ThreadPoolExecutor = field(repr=False)
+    """Where commands run when called from async code. One thread on SQLite: writes are
+    serialized deliberately, in arrival order, instead of fighting over SQLite's lock."""
+
+    def handle(self, command: Command) -> Any:
+        return self.bus.handle(command)
+
+    def close(self) -> None:
+        self.writes.shutdown(wait=True)
+        self.db.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policy: AllocationPolicy | None = None,
+    migrate: bool = True,
+) -> Ordermesh:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    db = connect(settings.database_url, pool_size=settings.db_pool_size)
+    if migrate:
+        from ordermesh.adapters.db.migrate import upgrade
+
+        upgrade(db)
+    wakeup = DispatcherWakeup()
+    deps = Deps(clock=clock, policy=policy or MostStockFirst())
+    bus = MessageBus(
+        lambda: SqlAlchemyUnitOfWork(db, clock, wakeup), deps, COMMAND_HANDLERS, EVENT_HANDLERS
+    )
+    writers = 1 if db.is_sqlite else settings.db_pool_size
+    return Ordermesh(
+        settings=settings,
+        db=db,
+        clock=clock,
+        bus=bus,
+        queries=SqlQueries(db, clock),
+        dispatcher=OutboxDispatcher(db, clock),
+        wakeup=wakeup,
+        writes=ThreadPoolExecutor(max_workers=writers, thread_name_prefix="ordermesh-write"),
+    )

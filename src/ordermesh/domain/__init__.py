@@ -1,0 +1,1 @@
+"""The pure core: orders, stock and the rules between them. Standard library only."""

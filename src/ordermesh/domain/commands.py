@@ -1,0 +1,228 @@
+"""Commands: what someone asks ordermesh to do. One handler each; a refusal raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ordermesh.domain.catalogue import Product
+from ordermesh.domain.inventory import Location
+from ordermesh.domain.orders import Address, FulfilledBy
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    sku: str
+    quantity: int
+    unit_price: str | None = None
+    """Decimal amount as text, in the order's currency."""
+    tax: str | None = None
+    discount: str | None = None
+    channel_line_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOrder(Command):
+    """A manual order typed in by the seller's staff (phone order, replacement, B2B)."""
+
+    lines: tuple[NewLine, ...]
+    shipping_address: Address | None
+    currency: str = "EUR"
+    buyer_name: str | None = None
+    buyer_email: str | None = None
+    channel_order_id: str | None = None
+    marketplace: str | None = None
+    ship_by: datetime | None = None
+    is_prime: bool = False
+    is_business: bool = False
+    tags: tuple[str, ...] = ()
+    allow_backorder: bool = True
+    actor: str = "system"
+
+
+class ChannelState:
+    """Where the channel says an order is, already translated by the channel's adapter."""
+
+    PENDING = "pending"
+    RELEASED = "released"
+    SHIPPED = "shipped"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    ALL = frozenset({PENDING, RELEASED, SHIPPED, PARTIALLY_SHIPPED, DELIVERED, CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLine:
+    channel_line_id: str
+    channel_sku: str
+    quantity: int
+    unit_price: str | None = None
+    tax: str | None = None
+    discount: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrder:
+    """A channel's snapshot of one order at `updated_at`, translated to our vocabulary."""
+
+    channel: str
+    channel_account: str
+    channel_order_id: str
+    state: str
+    updated_at: datetime
+    purchase_date: datetime
+    lines: tuple[ChannelLine, ...]
+    currency: str
+    marketplace: str | None = None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
+    is_prime: bool = False
+    is_business: bool = False
+    fulfilled_by: FulfilledBy = FulfilledBy.MERCHANT
+    service_level: str | None = None
+    buyer_name: str | None = None
+    buyer_email: str | None = None
+    shipping_address: Address | None = None
+    total: str | None = None
+    buyer_cancel_reason: str | None = None
+    """Set when the buyer asked the channel to cancel."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOrder(Command):
+    """Idempotent upsert of a channel's snapshot; `key` makes a resent payload a no-op."""
+
+    order: ChannelOrder
+    source: str
+    key: str
+    payload: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOrders(Command):
+    """Many ImportOrder in one transaction: the way syncs and back-fills bring orders in."""
+
+    orders: tuple[ImportOrder, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateOrder(Command):
+    order_id: str
+    allow_backorder: bool = True
+    actor: str = "system"
+    only_if_ready: bool = False
+    """Quietly do nothing if the order is not open or backordered, or is held."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateBackorders(Command):
+    """Try again, oldest first, the orders waiting for stock of these SKUs (all if empty)."""
+
+    skus: tuple[str, ...] = ()
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder(Command):
+    order_id: str
+    reason: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldOrder(Command):
+    order_id: str
+    reason: str
+    kind: str = "manual"
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseHold(Command):
+    order_id: str
+    kind: str | None = None
+    reason: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveStock(Command):
+    sku: str
+    location: str
+    quantity: int
+    reference: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustStock(Command):
+    sku: str
+    location: str
+    delta: int
+    reason: str
+    reference: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferStock(Command):
+    sku: str
+    source: str
+    destination: str
+    quantity: int
+    reference: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCount(Command):
+    sku: str
+    location: str
+    counted: int
+    reference: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertProducts(Command):
+    products: tuple[Product, ...]
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLocation(Command):
+    location: Location
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertListing(Command):
+    channel_account: str
+    channel_sku: str
+    sku: str
+    asin: str | None = None
+    variant_id: str | None = None
+    fulfilled_by: str = "merchant"
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """One row of a stock import: set the counted level of a SKU at a location."""
+
+    line: int
+    sku: str
+    location: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStockCounts(Command):
+    rows: tuple[StockRow, ...] = field(default_factory=tuple)
+    reference: str = ""
+    actor: str = "system"

@@ -1,0 +1,1 @@
+"""Interfaces the core owns and the adapters implement."""

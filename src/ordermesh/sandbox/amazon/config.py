@@ -1,0 +1,51 @@
+"""Settings of one simulated Amazon seller account."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+US = "ATVPDKIKX0DER"
+DE = "A1PA6795UKMFR9"
+
+
+def _seller_id() -> str:
+    # Merchant tokens look like A + 13 upper-case alphanumerics.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "A" + "".join(secrets.choice(alphabet) for _ in range(13))
+
+
+@dataclass(slots=True)
+class SandboxConfig:
+    """What the sandbox accepts and how busy the simulated seller is.
+
+    Shares are probabilities in [0, 1] applied per generated order. Durations are in seconds of
+    the sandbox clock, so a test with a manual clock can move through them instantly.
+    """
+
+    client_id: str = field(default_factory=lambda: "amzn1.application-oa2-client.sandbox")
+    client_secret: str = field(default_factory=lambda: "sandbox-secret-" + secrets.token_hex(8))
+    refresh_token: str = field(default_factory=lambda: "Atzr|sandbox-" + secrets.token_hex(12))
+    seller_id: str = field(default_factory=_seller_id)
+    marketplaces: tuple[str, ...] = (US, DE)
+    orders_per_minute: float = 2.0
+    prime_share: float = 0.3
+    afn_share: float = 0.3
+    business_share: float = 0.1
+    buyer_cancellation_share: float = 0.05
+    pending_cancellation_share: float = 0.03
+    rate_limits: bool = True
+    seed: int = 0
+    listings: int = 12
+    pending_seconds: float = 120.0
+    buyer_cancel_after_seconds: float = 600.0
+    afn_ship_after_seconds: float = 3600.0
+    # Amazon refuses *Before filters closer than two minutes to now and uses now - 2 min by
+    # default, so an order is invisible to searches for that long after it changes.
+    visibility_lag_seconds: float = 120.0
+    report_processing_seconds: float = 20.0
+    feed_processing_seconds: float = 30.0
+    fulfillment_step_seconds: float = 600.0
+    access_token_lifetime_seconds: int = 3600
+    order_items_page_size: int = 100
+    notification_url: str | None = None

@@ -1,0 +1,1 @@
+"""Use cases: the message bus and the handlers of every command and event."""
