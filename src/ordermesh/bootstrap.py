@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ordermesh.adapters.db.apikeys import SqlApiKeys
 from ordermesh.adapters.db.engine import Database, connect
+from ordermesh.adapters.db.migrate import upgrade
 from ordermesh.adapters.db.outbox import OutboxDispatcher
 from ordermesh.adapters.db.queries import SqlQueries
 from ordermesh.adapters.db.uow import SqlAlchemyUnitOfWork
@@ -38,6 +40,7 @@ class Ordermesh:
     clock: Clock
     bus: MessageBus
     queries: SqlQueries
+    api_keys: SqlApiKeys
     dispatcher: OutboxDispatcher
     wakeup: DispatcherWakeup
     writes: ThreadPoolExecutor = field(repr=False)
@@ -46,6 +49,10 @@ class Ordermesh:
 
     def handle(self, command: Command) -> Any:
         return self.bus.handle(command)
+
+    def migrate(self) -> None:
+        """Bring the database to the newest schema (what `ordermesh db upgrade` does)."""
+        upgrade(self.db)
 
     def close(self) -> None:
         self.writes.shutdown(wait=True)
@@ -63,8 +70,6 @@ def bootstrap(
     clock = clock or SystemClock()
     db = connect(settings.database_url, pool_size=settings.db_pool_size)
     if migrate:
-        from ordermesh.adapters.db.migrate import upgrade
-
         upgrade(db)
     wakeup = DispatcherWakeup()
     deps = Deps(clock=clock, policy=policy or MostStockFirst())
@@ -78,6 +83,7 @@ def bootstrap(
         clock=clock,
         bus=bus,
         queries=SqlQueries(db, clock),
+        api_keys=SqlApiKeys(db, clock),
         dispatcher=OutboxDispatcher(db, clock),
         wakeup=wakeup,
         writes=ThreadPoolExecutor(max_workers=writers, thread_name_prefix="ordermesh-write"),

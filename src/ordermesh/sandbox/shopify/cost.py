@@ -215,7 +215,7 @@ class CostCalculator:
         return CONNECTION_BASE_COST + size * per_node
 
     def _page_size(self, field: Any, node: FieldNode) -> int | None:
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
                 arg_def = field.args.get(argument.name.value)
                 if arg_def is None:

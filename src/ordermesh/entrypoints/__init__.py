@@ -1,0 +1,1 @@
+"""Ways in: the HTTP API, the dashboard, the CLI and the worker."""
