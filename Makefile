@@ -23,7 +23,7 @@ services:
 	@scripts/ensure-services.sh
 
 test: $(STAMP) services
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 
 class DomainError(Exception):
@@ -93,4 +94,4 @@ class RowError:
     line: int
     field: str | None
     reason: str
-    raw: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = dataclasses.field(default_factory=dict)

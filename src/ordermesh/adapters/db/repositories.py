@@ -171,7 +171,7 @@ class SqlCatalogueRepository:
                 t.channel_listings.c.channel_sku.in_(list(channel_skus)),
             )
         )
-        return dict(rows.tuples().all())
+        return {channel_sku: sku for channel_sku, sku in rows}
 
     def upsert_listing(self, listing: ChannelListing) -> None:
         values = {

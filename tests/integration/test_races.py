@@ -1,0 +1,110 @@
+"""Concurrent orders for the last units: never an oversell, on SQLite or PostgreSQL.
+
+Each racer has its own engine and connections, as separate API or worker processes would, so
+the database — not a Python lock — is what keeps them honest."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import text
+
+from ordermesh.bootstrap import bootstrap
+from ordermesh.config import Settings
+from ordermesh.domain import commands as c
+from tests.builders.catalogue import BERLIN, a_location, a_product, stock
+
+RACERS = 16
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url, env="test", worker=False, db_pool_size=2)
+
+
+def _order_one(url: str, sku: str, barrier: threading.Barrier | None) -> str:
+    racer = bootstrap(_settings(url), migrate=False)
+    try:
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        return racer.handle(c.CreateOrder((c.NewLine(sku, 1),), BERLIN, actor="racer")).status
+    finally:
+        racer.close()
+
+
+def _assert_ledger_matches_levels(om, sku: str, location: str, on_hand: int, reserved: int) -> None:
+    [level] = om.queries.stock_levels(sku=sku, location=location).items
+    assert (level["on_hand"], level["reserved"], level["available"]) == (on_hand, reserved, on_hand - reserved)
+    assert om.queries.ledger_totals(sku, location) == (on_hand, reserved)
+
+
+def test_sixteen_buyers_racing_for_the_last_ten_mugs_leave_ten_allocated_and_six_backordered(om, database_url):
+    a_location(om, "WH1")
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 10)
+    barrier = threading.Barrier(RACERS)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            results.append(_order_one(database_url, "MUG-1", barrier))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert Counter(results) == {"allocated": 10, "backordered": 6}
+    _assert_ledger_matches_levels(om, "MUG-1", "WH1", on_hand=10, reserved=10)
+    assert om.queries.count_orders_by_status() == {"allocated": 10, "backordered": 6}
+
+
+def _process_racer(url: str, sku: str, start, results) -> None:  # pragma: no cover - runs in a child
+    start.wait(timeout=60)
+    racer = bootstrap(_settings(url), migrate=False)
+    try:
+        for _ in range(3):
+            results.put(racer.handle(c.CreateOrder((c.NewLine(sku, 1), c.NewLine("BAG-1", 1)), BERLIN)).status)
+    finally:
+        racer.close()
+
+
+@pytest.mark.slow
+def test_separate_processes_selling_two_products_never_oversell_either(om, database_url):
+    a_location(om, "WH1")
+    a_location(om, "3PL", kind="3pl")
+    a_product(om, "MUG-1")
+    a_product(om, "BAG-1")
+    stock(om, "MUG-1", 5, "WH1")
+    stock(om, "MUG-1", 4, "3PL")
+    stock(om, "BAG-1", 7, "3PL")
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    workers = [ctx.Process(target=_process_racer, args=(database_url, "MUG-1", start, results)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=180)
+        assert worker.exitcode == 0
+    statuses = Counter(results.get(timeout=5) for _ in range(18))
+
+    # 18 orders, each wanting 1 mug and 1 bag: 7 bags are the limit.
+    assert statuses == {"allocated": 7, "backordered": 11}
+    with om.db.reader.connect() as conn:
+        reserved = dict(
+            conn.execute(text("SELECT sku, SUM(reserved) FROM stock_levels GROUP BY sku")).all()
+        )
+    assert reserved["BAG-1"] == 7
+    assert reserved["MUG-1"] == 9  # backordered orders still hold the mugs they got
+    for sku, location, on_hand in [("MUG-1", "WH1", 5), ("MUG-1", "3PL", 4), ("BAG-1", "3PL", 7)]:
+        [level] = om.queries.stock_levels(sku=sku, location=location).items
+        assert level["on_hand"] == on_hand
+        assert om.queries.ledger_totals(sku, location) == (level["on_hand"], level["reserved"])
