@@ -12,7 +12,9 @@ def test_the_shipped_migrations_build_exactly_the_schema_the_code_uses(database_
     db = connect(database_url, pool_size=1)
     try:
         with db.reader.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
         assert diff == []
     finally:
         db.dispose()

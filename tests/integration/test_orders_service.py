@@ -30,7 +30,9 @@ def amazon_order(
         state=state,
         updated_at=at,
         purchase_date=T0,
-        lines=tuple(c.ChannelLine(f"{order_id}-{i}", sku, q, "12.50") for i, (sku, q) in enumerate(lines)),
+        lines=tuple(
+            c.ChannelLine(f"{order_id}-{i}", sku, q, "12.50") for i, (sku, q) in enumerate(lines)
+        ),
         currency="EUR",
         marketplace="A1PA6795UKMFR9",
         ship_by=T0 + timedelta(days=2),
@@ -39,7 +41,9 @@ def amazon_order(
         buyer_cancel_reason=buyer_cancel,
         fulfilled_by=fulfilled_by,
     )
-    return c.ImportOrder(snapshot, source="amazon-eu", key=f"{order_id}@{at.isoformat()}", payload="{}")
+    return c.ImportOrder(
+        snapshot, source="amazon-eu", key=f"{order_id}@{at.isoformat()}", payload="{}"
+    )
 
 
 @pytest.fixture
@@ -77,7 +81,9 @@ def test_a_pending_order_is_imported_but_not_allocated_until_the_channel_release
 
 
 def test_an_older_snapshot_arriving_late_does_not_undo_a_newer_one(shop):
-    created = shop.handle(amazon_order(at=T0 + timedelta(minutes=10), state=c.ChannelState.CANCELLED))
+    created = shop.handle(
+        amazon_order(at=T0 + timedelta(minutes=10), state=c.ChannelState.CANCELLED)
+    )
     late = shop.handle(amazon_order(at=T0, state=c.ChannelState.RELEASED))
     assert late.unchanged == 1
     assert _status(shop, created.order_ids["302-0000001-0000001"]) == "cancelled"
@@ -114,7 +120,13 @@ def test_an_fba_order_takes_stock_from_the_fba_location_and_ships_it_from_there(
     created = shop.handle(amazon_order(fulfilled_by=FulfilledBy.MARKETPLACE))
     order_id = created.order_ids["302-0000001-0000001"]
     assert shop.queries.get_order(order_id)["allocations"][0]["location"] == "FBA-EU"
-    shop.handle(amazon_order(at=T0 + timedelta(hours=5), state=c.ChannelState.SHIPPED, fulfilled_by=FulfilledBy.MARKETPLACE))
+    shop.handle(
+        amazon_order(
+            at=T0 + timedelta(hours=5),
+            state=c.ChannelState.SHIPPED,
+            fulfilled_by=FulfilledBy.MARKETPLACE,
+        )
+    )
     assert _status(shop, order_id) == "shipped"
     fba = shop.queries.stock_levels(sku="MUG-1", location="FBA-EU").items[0]
     assert (fba["on_hand"], fba["reserved"]) == (19, 0)
@@ -170,7 +182,10 @@ def test_holding_and_releasing_is_recorded_and_release_allocates_a_waiting_order
     shop.handle(c.HoldOrder(result.order_id, "address looks wrong", kind="address", actor="sam"))
     shop.handle(c.ReleaseHold(result.order_id, actor="sam"))
     history = shop.queries.get_order(result.order_id)["history"]
-    assert [(h["action"], h["actor"]) for h in history][-2:] == [("hold", "sam"), ("release_hold", "sam")]
+    assert [(h["action"], h["actor"]) for h in history][-2:] == [
+        ("hold", "sam"),
+        ("release_hold", "sam"),
+    ]
 
 
 def test_cancelling_a_cancelled_order_says_why_not(shop):

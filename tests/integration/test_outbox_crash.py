@@ -30,7 +30,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 key = self.headers["Idempotency-Key"]
                 receiver.requests.append((key, body))
@@ -89,7 +89,9 @@ DISPATCH = """
 """
 
 
-def test_events_committed_before_a_crash_reach_the_receiver_exactly_once(om, database_url, receiver):
+def test_events_committed_before_a_crash_reach_the_receiver_exactly_once(
+    om, database_url, receiver
+):
     from tests.builders.catalogue import a_location, a_product, stock
 
     a_location(om, "WH1")
@@ -99,8 +101,12 @@ def test_events_committed_before_a_crash_reach_the_receiver_exactly_once(om, dat
     with om.db.writer.begin() as conn:
         conn.execute(
             insert(t.webhook_endpoints).values(
-                id="wh_erp", url=receiver.url, secret="s3cret", event_types=["OrderPlaced"],
-                active=True, created_at=om.clock.now(),
+                id="wh_erp",
+                url=receiver.url,
+                secret="s3cret",
+                event_types=["OrderPlaced"],
+                active=True,
+                created_at=om.clock.now(),
             )
         )
 
@@ -120,12 +126,17 @@ def test_events_committed_before_a_crash_reach_the_receiver_exactly_once(om, dat
     second = _run(DISPATCH, database_url)
     assert second.wait(timeout=60) == 0
     keys = [key for key, _ in receiver.requests]
-    assert len(keys) == 2 and keys[0] == keys[1]
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
     assert len(receiver.applied) == 1
     [event] = receiver.applied.values()
     assert event["type"] == "OrderPlaced"
     with om.db.reader.connect() as conn:
-        statuses = conn.execute(
-            select(t.outbox.c.status).where(t.outbox.c.destination == "webhook:wh_erp")
-        ).scalars().all()
+        statuses = (
+            conn.execute(
+                select(t.outbox.c.status).where(t.outbox.c.destination == "webhook:wh_erp")
+            )
+            .scalars()
+            .all()
+        )
     assert statuses == ["delivered"]

@@ -36,11 +36,17 @@ def _order_one(url: str, sku: str, barrier: threading.Barrier | None) -> str:
 
 def _assert_ledger_matches_levels(om, sku: str, location: str, on_hand: int, reserved: int) -> None:
     [level] = om.queries.stock_levels(sku=sku, location=location).items
-    assert (level["on_hand"], level["reserved"], level["available"]) == (on_hand, reserved, on_hand - reserved)
+    assert (level["on_hand"], level["reserved"], level["available"]) == (
+        on_hand,
+        reserved,
+        on_hand - reserved,
+    )
     assert om.queries.ledger_totals(sku, location) == (on_hand, reserved)
 
 
-def test_sixteen_buyers_racing_for_the_last_ten_mugs_leave_ten_allocated_and_six_backordered(om, database_url):
+def test_sixteen_buyers_racing_for_the_last_ten_mugs_leave_ten_allocated_and_six_backordered(
+    om, database_url
+):
     a_location(om, "WH1")
     a_product(om, "MUG-1")
     stock(om, "MUG-1", 10)
@@ -66,12 +72,18 @@ def test_sixteen_buyers_racing_for_the_last_ten_mugs_leave_ten_allocated_and_six
     assert om.queries.count_orders_by_status() == {"allocated": 10, "backordered": 6}
 
 
-def _process_racer(url: str, sku: str, start, results) -> None:  # pragma: no cover - runs in a child
+def _process_racer(
+    url: str, sku: str, start, results
+) -> None:  # pragma: no cover - runs in a child
     start.wait(timeout=60)
     racer = bootstrap(_settings(url), migrate=False)
     try:
         for _ in range(3):
-            results.put(racer.handle(c.CreateOrder((c.NewLine(sku, 1), c.NewLine("BAG-1", 1)), BERLIN)).status)
+            results.put(
+                racer.handle(
+                    c.CreateOrder((c.NewLine(sku, 1), c.NewLine("BAG-1", 1)), BERLIN)
+                ).status
+            )
     finally:
         racer.close()
 
@@ -87,7 +99,10 @@ def test_separate_processes_selling_two_products_never_oversell_either(om, datab
     stock(om, "BAG-1", 7, "3PL")
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_process_racer, args=(database_url, "MUG-1", start, results)) for _ in range(6)]
+    workers = [
+        ctx.Process(target=_process_racer, args=(database_url, "MUG-1", start, results))
+        for _ in range(6)
+    ]
     for worker in workers:
         worker.start()
     start.set()

@@ -24,7 +24,11 @@ def test_a_transfer_moves_only_free_stock_and_books_both_sides(warehouse):
         warehouse.handle(c.TransferStock("MUG-1", "WH1", "3PL", 5))
     warehouse.handle(c.TransferStock("MUG-1", "WH1", "3PL", 4))
     levels = {lv["location"]: lv for lv in warehouse.queries.stock_levels(sku="MUG-1").items}
-    assert (levels["WH1"]["on_hand"], levels["WH1"]["reserved"], levels["3PL"]["on_hand"]) == (6, 6, 4)
+    assert (levels["WH1"]["on_hand"], levels["WH1"]["reserved"], levels["3PL"]["on_hand"]) == (
+        6,
+        6,
+        4,
+    )
     kinds = [m["kind"] for m in warehouse.queries.movements(sku="MUG-1").items]
     assert kinds[:2] == ["transfer_in", "transfer_out"]
     for location in ("WH1", "3PL"):
@@ -49,7 +53,11 @@ def test_a_stock_import_applies_good_rows_reports_bad_ones_and_rerunning_books_n
     )
     first = warehouse.handle(c.ImportStockCounts(rows))
     assert first.applied == 2
-    assert [(e.line, e.field) for e in first.errors] == [(3, "sku"), (4, "location"), (5, "quantity")]
+    assert [(e.line, e.field) for e in first.errors] == [
+        (3, "sku"),
+        (4, "location"),
+        (5, "quantity"),
+    ]
     again = warehouse.handle(c.ImportStockCounts(rows))
     assert (again.applied, again.unchanged) == (0, 2)
 

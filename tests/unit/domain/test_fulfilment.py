@@ -38,12 +38,16 @@ def reservations(plan):
 
 
 def test_the_location_that_can_fill_the_whole_line_with_most_stock_wins():
-    [plan] = plan_allocation([order(("MUG", 3))], {("MUG", "WH1"): 4, ("MUG", "3PL"): 9}, KINDS, {}).orders
+    [plan] = plan_allocation(
+        [order(("MUG", 3))], {("MUG", "WH1"): 4, ("MUG", "3PL"): 9}, KINDS, {}
+    ).orders
     assert reservations(plan) == [("MUG", "3PL", 3)]
 
 
 def test_a_line_no_single_location_can_fill_is_split_fullest_first():
-    [plan] = plan_allocation([order(("MUG", 5))], {("MUG", "WH1"): 2, ("MUG", "3PL"): 4}, KINDS, {}).orders
+    [plan] = plan_allocation(
+        [order(("MUG", 5))], {("MUG", "WH1"): 2, ("MUG", "3PL"): 4}, KINDS, {}
+    ).orders
     assert reservations(plan) == [("MUG", "3PL", 4), ("MUG", "WH1", 1)]
     assert plan.shortfall == {}
 
@@ -57,7 +61,10 @@ def test_what_stock_cannot_cover_is_backordered():
 def test_merchant_orders_never_take_fba_stock_and_fba_orders_only_take_it():
     stock = {("MUG", "WH1"): 1, ("MUG", "FBA"): 50}
     merchant, fba = plan_allocation(
-        [order(("MUG", 1), n=1), order(("MUG", 1), n=2, by=FulfilledBy.MARKETPLACE)], stock, KINDS, {}
+        [order(("MUG", 1), n=1), order(("MUG", 1), n=2, by=FulfilledBy.MARKETPLACE)],
+        stock,
+        KINDS,
+        {},
     ).orders
     assert reservations(merchant) == [("MUG", "WH1", 1)]
     assert reservations(fba) == [("MUG", "FBA", 1)]
@@ -73,7 +80,10 @@ def test_orders_are_served_first_come_first_served():
 
 def test_all_or_nothing_callers_get_one_error_naming_every_short_line():
     [plan] = plan_allocation(
-        [order(("MUG", 2), ("BAG", 3), ("HAT", 1))], {("MUG", "WH1"): 1, ("HAT", "WH1"): 1}, KINDS, {}
+        [order(("MUG", 2), ("BAG", 3), ("HAT", 1))],
+        {("MUG", "WH1"): 1, ("HAT", "WH1"): 1},
+        KINDS,
+        {},
     ).orders
     with pytest.raises(InsufficientStock) as refused:
         refuse_if_short(plan)
@@ -85,7 +95,10 @@ def test_all_or_nothing_callers_get_one_error_naming_every_short_line():
 
 def test_a_bundle_reserves_its_components():
     [plan] = plan_allocation(
-        [order(("SET", 2))], {("MUG", "WH1"): 5, ("COASTER", "WH1"): 8}, KINDS, {"SET": {"MUG": 1, "COASTER": 4}}
+        [order(("SET", 2))],
+        {("MUG", "WH1"): 5, ("COASTER", "WH1"): 8},
+        KINDS,
+        {"SET": {"MUG": 1, "COASTER": 4}},
     ).orders
     assert sorted(reservations(plan)) == [("COASTER", "WH1", 8), ("MUG", "WH1", 2)]
 
@@ -95,7 +108,9 @@ stock_figures = st.dictionaries(
     st.integers(0, 20),
 )
 demands = st.lists(
-    st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(1, 15)), min_size=1, max_size=3),
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(1, 15)), min_size=1, max_size=3
+    ),
     min_size=1,
     max_size=8,
 )

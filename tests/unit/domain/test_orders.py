@@ -37,7 +37,12 @@ def test_every_transition_is_recorded_with_who_when_and_why():
     order = an_order(S.PENDING)
     order.release(actor="amazon", at=NOW)
     [entry] = order.history
-    assert (entry.from_status, entry.to_status, entry.actor, entry.at) == (S.PENDING, S.OPEN, "amazon", NOW)
+    assert (entry.from_status, entry.to_status, entry.actor, entry.at) == (
+        S.PENDING,
+        S.OPEN,
+        "amazon",
+        NOW,
+    )
     assert entry.reason == "released by the channel"
     assert events.OrderStatusChanged("ord_1", "pending", "open") in order.events
 

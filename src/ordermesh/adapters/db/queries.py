@@ -4,17 +4,21 @@ returning dicts ready to render; no domain objects are built to be thrown away."
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from alembic.script import ScriptDirectory
 from sqlalchemy import Select, and_, func, or_, select
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import Database
+from ordermesh.adapters.db.migrate import alembic_config, current_revision
 from ordermesh.domain.errors import ValidationFailed
+from ordermesh.domain.ids import new_id
 from ordermesh.domain.money import Money
 from ordermesh.ports.clock import Clock
 
@@ -204,7 +208,7 @@ class SqlQueries:
 
     def count_orders_by_status(self) -> dict[str, int]:
         rows = self._rows(select(_o.status, func.count()).group_by(_o.status))
-        return {status: n for status, n in rows}
+        return dict(rows)
 
     # -- stock -----------------------------------------------------------------------------
     def stock_levels(
@@ -378,6 +382,70 @@ class SqlQueries:
         counts = {status: n for status, n, _ in rows}
         oldest = next((oldest for status, _, oldest in rows if status == "pending"), None)
         return {"counts": counts, "oldest_pending": oldest}
+
+    # -- webhooks and readiness (appended for the REST API) --------------------------------
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Subscribed endpoints, without their signing secrets."""
+        w = t.webhook_endpoints.c
+        rows = self._rows(
+            select(w.id, w.url, w.event_types, w.active, w.created_at).order_by(w.created_at)
+        )
+        return [
+            {
+                "id": r.id,
+                "url": r.url,
+                "event_types": list(r.event_types or ()),
+                "active": r.active,
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ]
+
+    def add_webhook(self, url: str, event_types: list[str]) -> dict[str, Any]:
+        """Subscribe an endpoint; the answer holds its signing secret, the only time it is shown.
+
+        Configuration, not a domain change: no event is written for it."""
+        row = {
+            "id": new_id("whk"),
+            "url": url,
+            "secret": f"whsec_{secrets.token_urlsafe(32)}",
+            "event_types": list(event_types),
+            "active": True,
+            "created_at": self.clock.now(),
+        }
+        lock = self.db.write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.db.writer.begin() as conn:
+                conn.execute(t.webhook_endpoints.insert().values(**row))
+        finally:
+            if lock is not None:
+                lock.release()
+        return row
+
+    def schema_state(self) -> tuple[str | None, frozenset[str]]:
+        """The database's migration revision and the revisions this code expects (the heads).
+
+        Raises if the database cannot be reached."""
+        heads = getattr(self, "_heads", None)
+        if heads is None:
+            heads = frozenset(ScriptDirectory.from_config(alembic_config(self.db)).get_heads())
+            self._heads = heads
+        return current_revision(self.db), heads
+
+    def bundles(self, *, limit: int = 100, cursor: str | None = None) -> Page:
+        """Products made of other products, with their components."""
+        p = t.products.c
+        query = select(t.products).where(p.is_bundle.is_(True))
+        if cursor:
+            query = query.where(p.sku > decode_cursor(cursor)[0])
+        rows = self._rows(query.order_by(p.sku).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        components = self._components([r.sku for r in rows])
+        items = [product_dict(r, components.get(r.sku, {})) for r in rows]
+        return Page(items, encode_cursor(rows[-1].sku) if more and rows else None)
 
 
 def product_dict(row: Any, components: dict[str, int]) -> dict[str, Any]:
