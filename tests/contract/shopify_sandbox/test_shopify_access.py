@@ -47,6 +47,7 @@ def test_a_token_is_generated_when_none_is_given() -> None:
     assert first.access_token.startswith("shpat_")
     assert first.access_token != second.access_token
     assert first.webhook_secret != second.webhook_secret
+    assert SandboxConfig(access_token=None).access_token.startswith("shpat_")  # type: ignore[arg-type]
 
 
 def test_an_older_version_falls_forward_to_the_pinned_one(sandbox: RunningSandbox) -> None:
@@ -84,3 +85,8 @@ def test_uninstalling_the_app_revokes_the_token_and_sends_app_uninstalled(
     assert response.status_code == 401
     assert [r.topic for r in receiver.received] == ["app/uninstalled"]
     assert receiver.received[0].payload["myshopify_domain"] == "ordermesh-demo.myshopify.com"
+
+    sandbox.admin("POST", "/generate", {"count": 2})
+    sandbox.flush()
+
+    assert [r.topic for r in receiver.received] == ["app/uninstalled"]

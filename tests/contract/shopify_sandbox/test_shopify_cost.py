@@ -43,9 +43,10 @@ def test_the_actual_cost_counts_what_came_back_and_the_rest_is_refunded(
 def test_a_mutation_costs_ten_plus_what_it_returns(sandbox: RunningSandbox) -> None:
     result = sandbox.graphql(
         """mutation { inventorySetQuantities(input: {name: "available", reason: "correction",
-             quantities: []}) { userErrors { code message } } }"""
+             quantities: []}) @idempotent(key: "cost-check") { userErrors { code message } } }"""
     )
 
+    assert result["data"]["inventorySetQuantities"]["userErrors"] == []
     assert result["extensions"]["cost"]["requestedQueryCost"] == 11
 
 

@@ -145,3 +145,31 @@ def test_cancelled_and_refunded_orders_show_it(quiet_shop: RunningSandbox) -> No
         nodes[second]["refunds"][0]["totalRefundedSet"]["shopMoney"]["amount"]
         == (nodes[second]["totalPriceSet"]["shopMoney"]["amount"])
     )
+
+
+def test_a_cursor_from_another_sort_key_is_refused_not_crashed(
+    quiet_shop: RunningSandbox,
+) -> None:
+    quiet_shop.admin("POST", "/generate", {"count": 3})
+    page = quiet_shop.graphql(ORDERS, {"after": None, "query": None})["data"]["orders"]
+
+    result = quiet_shop.graphql(
+        "query($after: String) { orders(first: 2, after: $after, sortKey: ID) { nodes { id } } }",
+        {"after": page["pageInfo"]["endCursor"]},
+    )
+
+    assert "Invalid cursor" in result["errors"][0]["message"]
+
+
+def test_paging_backwards_with_last_and_before(quiet_shop: RunningSandbox) -> None:
+    quiet_shop.admin("POST", "/generate", {"count": 5})
+    ids = [str(o["id"]) for o in quiet_shop.admin("GET", "/orders")]
+    query = """query($before: String) { orders(last: 2, before: $before, sortKey: ID) {
+                 edges { cursor node { legacyResourceId } } pageInfo { hasPreviousPage } } }"""
+
+    tail = quiet_shop.graphql(query, {"before": None})["data"]["orders"]
+    earlier = quiet_shop.graphql(query, {"before": tail["edges"][0]["cursor"]})["data"]["orders"]
+
+    assert [e["node"]["legacyResourceId"] for e in tail["edges"]] == ids[3:]
+    assert [e["node"]["legacyResourceId"] for e in earlier["edges"]] == ids[1:3]
+    assert earlier["pageInfo"]["hasPreviousPage"] is True

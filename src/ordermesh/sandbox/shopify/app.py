@@ -288,8 +288,7 @@ def _read_request(request: Request, raw: bytes) -> tuple[str, dict[str, Any], st
 
 
 def _error(error: GraphQLError) -> dict[str, Any]:
-    formatted = dict(error.formatted)
-    return formatted
+    return dict(error.formatted)
 
 
 def _throttle_status(sandbox: Sandbox) -> dict[str, float]:

@@ -17,11 +17,12 @@ def run(
     orders_per_minute: float = 2.0,
 ) -> None:
     """Serves the sandbox until interrupted, after printing the credentials a connector needs."""
-    config = SandboxConfig(webhook_url=webhook_url, orders_per_minute=orders_per_minute)
-    if access_token:
-        config.access_token = access_token
-    if webhook_secret:
-        config.webhook_secret = webhook_secret
+    config = SandboxConfig(
+        access_token=access_token or "",
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret or "",
+        orders_per_minute=orders_per_minute,
+    )
     base = f"http://{host}:{port}"
     print(f"Shopify sandbox for {config.shop_domain} (Admin API {API_VERSION})")
     print(f"  GraphQL endpoint : {base}/admin/api/{API_VERSION}/graphql.json")

@@ -60,6 +60,10 @@ class ManualClock:
         await asyncio.sleep(0)
 
 
+def _new_token() -> str:
+    return "shpat_" + secrets.token_hex(16)
+
+
 @dataclass(frozen=True, slots=True)
 class LineCountWeights:
     """How many distinct lines an order has: weights for 1, 2, 3, … lines."""
@@ -70,7 +74,7 @@ class LineCountWeights:
 @dataclass(slots=True)
 class SandboxConfig:
     shop_domain: str = "ordermesh-demo.myshopify.com"
-    access_token: str = field(default_factory=lambda: "shpat_" + secrets.token_hex(16))
+    access_token: str = field(default_factory=_new_token)
     webhook_url: str | None = None
     webhook_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     currency: str = "USD"
@@ -90,3 +94,10 @@ class SandboxConfig:
     webhook_retry_delays: tuple[float, ...] = SHOPIFY_RETRY_DELAYS
     webhook_timeout_seconds: float = 5.0
     clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        # Callers pass through optional CLI flags, so None means "make one up" here too.
+        if not self.access_token:
+            self.access_token = _new_token()
+        if not self.webhook_secret:
+            self.webhook_secret = secrets.token_hex(32)

@@ -6,13 +6,15 @@ import base64
 import json
 import re
 import shlex
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema, build_schema
+from graphql.execution.values import get_directive_values
 
 from ordermesh.sandbox.shopify import state as st
 from ordermesh.sandbox.shopify.state import Shop, gid, iso, parse_gid
@@ -39,8 +41,20 @@ def field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         return source.get(name)
     value = getattr(source, _snake(name), None)
     if callable(value):
-        return value(**{_snake(k): v for k, v in args.items()})
+        arguments = {_snake(k): v for k, v in args.items()}
+        if getattr(value, "needs_info", False):
+            return value(info, **arguments)
+        return value(**arguments)
     return value
+
+
+Resolver = TypeVar("Resolver", bound=Callable[..., Any])
+
+
+def needs_info(resolver: Resolver) -> Resolver:
+    """Marks a resolver that also reads the query itself, such as a field's directives."""
+    resolver.needs_info = True  # type: ignore[attr-defined]
+    return resolver
 
 
 # --- connections ---------------------------------------------------------------------------
@@ -54,6 +68,14 @@ def _decode_cursor(cursor: str) -> tuple[Any, ...]:
     try:
         return tuple(json.loads(base64.b64decode(cursor.encode()))["k"])
     except (ValueError, KeyError, TypeError) as exc:
+        raise GraphQLError(f"Invalid cursor for current pagination sort: {cursor!r}") from exc
+
+
+def _beyond(key: tuple[Any, ...], mark: tuple[Any, ...], reverse: bool, cursor: str) -> bool:
+    try:
+        return bool(key < mark if reverse else key > mark)
+    except TypeError as exc:
+        # A cursor made under another sortKey holds values of another type.
         raise GraphQLError(f"Invalid cursor for current pagination sort: {cursor!r}") from exc
 
 
@@ -76,13 +98,13 @@ def connection(
     had_before_after = False
     if after is not None:
         mark = _decode_cursor(after)
-        kept = [p for p in ordered if (p[0] < mark if reverse else p[0] > mark)]
+        kept = [p for p in ordered if _beyond(p[0], mark, reverse, after)]
         had_before_after = len(kept) < len(ordered)
         ordered = kept
     had_after_before = False
     if before is not None:
         mark = _decode_cursor(before)
-        kept = [p for p in ordered if (p[0] > mark if reverse else p[0] < mark)]
+        kept = [p for p in ordered if _beyond(p[0], mark, not reverse, before)]
         had_after_before = len(kept) < len(ordered)
         ordered = kept
     has_next = had_after_before
@@ -126,8 +148,6 @@ def _parse_time(value: str) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        from datetime import UTC
-
         moment = moment.replace(tzinfo=UTC)
     return moment
 
@@ -797,7 +817,8 @@ _SORT_VALUE = {
     "PROCESSED_AT": lambda o: iso(o.created_at),
     "UPDATED_AT": lambda o: iso(o.updated_at),
     "ID": lambda o: o.id,
-    "NAME": lambda o: o.number,
+    "ORDER_NUMBER": lambda o: o.number,
+    "TOTAL_PRICE": lambda o: int(o.subtotal * 100),
 }
 
 
@@ -973,7 +994,18 @@ class MutationRoot:
         order = self.shop.orders[created.order_id]
         return {"fulfillment": FulfillmentView(self.shop, order, created), "userErrors": []}
 
-    def inventory_set_quantities(self, input: dict[str, Any]) -> dict[str, Any]:
+    @needs_info
+    def inventory_set_quantities(
+        self,
+        info: GraphQLResolveInfo,
+        input: dict[str, Any],
+    ) -> dict[str, Any]:
+        key = _idempotency_key(info)
+        if key is None:
+            raise GraphQLError(
+                "The @idempotent directive is required for this mutation. "
+                'Add @idempotent(key: "<unique key>") to inventorySetQuantities.'
+            )
         quantities = [
             st.QuantityToSet(
                 parse_gid(q["inventoryItemId"], "InventoryItem"),
@@ -988,6 +1020,8 @@ class MutationRoot:
             reason=input["reason"],
             reference_document_uri=input.get("referenceDocumentUri"),
             quantities=quantities,
+            idempotency_key=key,
+            fingerprint=json.dumps(input, sort_keys=True),
         )
         return {
             "inventoryAdjustmentGroup": AdjustmentGroupView(self.shop, group) if group else None,
@@ -995,3 +1029,10 @@ class MutationRoot:
                 {"code": e.code, "field": e.field, "message": e.message} for e in errors
             ],
         }
+
+
+def _idempotency_key(info: GraphQLResolveInfo) -> str | None:
+    directive = info.schema.get_directive("idempotent")
+    assert directive is not None
+    values = get_directive_values(directive, info.field_nodes[0], info.variable_values)
+    return values["key"] if values else None

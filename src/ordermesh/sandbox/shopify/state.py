@@ -307,6 +307,8 @@ class Shop:
         self.levels: dict[tuple[int, int], InventoryLevel] = {}
         self.orders: dict[int, Order] = {}
         self.adjustment_groups: dict[int, InventoryAdjustmentGroup] = {}
+        # idempotency key -> (fingerprint of the request, adjustment group id or None if refused)
+        self.idempotency: dict[str, tuple[str, int | None]] = {}
         self.installed = True
 
     def next_id(self, kind: str) -> int:
@@ -408,59 +410,102 @@ class Shop:
         reason: str,
         reference_document_uri: str | None,
         quantities: list[QuantityToSet],
+        idempotency_key: str,
+        fingerprint: str,
     ) -> tuple[InventoryAdjustmentGroup | None, list[SetQuantitiesError]]:
-        """Applies every quantity or none: one failed check leaves the whole request unapplied."""
+        """Applies every quantity or none: one failed check leaves the whole request unapplied.
+
+        A retry under the same idempotency key answers with the first outcome and changes
+        nothing again.
+        """
         with self.lock:
-            errors: list[SetQuantitiesError] = []
-            if name not in SETTABLE_QUANTITY_NAMES:
-                errors.append(
-                    SetQuantitiesError(
-                        "INVALID_NAME",
-                        ["input", "name"],
-                        "The quantity name must be either 'available' or 'on_hand'.",
-                    )
+            seen_before = self.idempotency.get(idempotency_key)
+            if seen_before is not None:
+                return self._replay(seen_before, fingerprint)
+            group, errors = self._set_quantities(name, reason, reference_document_uri, quantities)
+            self.idempotency[idempotency_key] = (fingerprint, group.id if group else None)
+            return group, errors
+
+    def _replay(
+        self, seen_before: tuple[str, int | None], fingerprint: str
+    ) -> tuple[InventoryAdjustmentGroup | None, list[SetQuantitiesError]]:
+        first_fingerprint, group_id = seen_before
+        if first_fingerprint != fingerprint:
+            return None, [
+                SetQuantitiesError(
+                    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                    [],
+                    "The same idempotency key cannot be used with different operation parameters.",
                 )
-            if reason not in INVENTORY_REASONS:
-                errors.append(
-                    SetQuantitiesError(
-                        "INVALID_REASON", ["input", "reason"], "The specified reason is invalid."
-                    )
+            ]
+        if group_id is None:
+            return None, [
+                SetQuantitiesError(
+                    "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+                    [],
+                    "A previous request with this idempotency key failed. "
+                    "Retry with a new idempotency key.",
                 )
-            seen: set[tuple[int | None, int | None]] = set()
-            for index, wanted in enumerate(quantities):
-                path = ["input", "quantities", str(index)]
-                errors.extend(self._check_quantity(name, wanted, path, seen))
-            if errors:
-                return None, errors
-            group = InventoryAdjustmentGroup(
-                self.next_id("InventoryAdjustmentGroup"),
-                self.clock.now(),
-                reason,
-                reference_document_uri,
-                [],
+            ]
+        return self.adjustment_groups[group_id], []
+
+    def _set_quantities(
+        self,
+        name: str,
+        reason: str,
+        reference_document_uri: str | None,
+        quantities: list[QuantityToSet],
+    ) -> tuple[InventoryAdjustmentGroup | None, list[SetQuantitiesError]]:
+        errors: list[SetQuantitiesError] = []
+        if name not in SETTABLE_QUANTITY_NAMES:
+            errors.append(
+                SetQuantitiesError(
+                    "INVALID_NAME",
+                    ["input", "name"],
+                    "The quantity name must be either 'available' or 'on_hand'.",
+                )
             )
-            for wanted in quantities:
-                assert wanted.inventory_item_id is not None
-                assert wanted.location_id is not None
-                level = self.levels[(wanted.inventory_item_id, wanted.location_id)]
-                delta = self._set_quantity(level, name, wanted.quantity)
-                group.changes.append(
-                    InventoryChange(
-                        name, delta, wanted.quantity, wanted.inventory_item_id, wanted.location_id
-                    )
+        if reason not in INVENTORY_REASONS:
+            errors.append(
+                SetQuantitiesError(
+                    "INVALID_REASON", ["input", "reason"], "The specified reason is invalid."
                 )
-                other = "on_hand" if name == "available" else "available"
-                group.changes.append(
-                    InventoryChange(
-                        other,
-                        delta,
-                        level.quantities[other],
-                        wanted.inventory_item_id,
-                        wanted.location_id,
-                    )
+            )
+        seen: set[tuple[int | None, int | None]] = set()
+        for index, wanted in enumerate(quantities):
+            path = ["input", "quantities", str(index)]
+            errors.extend(self._check_quantity(name, wanted, path, seen))
+        if errors:
+            return None, errors
+        group = InventoryAdjustmentGroup(
+            self.next_id("InventoryAdjustmentGroup"),
+            self.clock.now(),
+            reason,
+            reference_document_uri,
+            [],
+        )
+        for wanted in quantities:
+            assert wanted.inventory_item_id is not None
+            assert wanted.location_id is not None
+            level = self.levels[(wanted.inventory_item_id, wanted.location_id)]
+            delta = self._set_quantity(level, name, wanted.quantity)
+            group.changes.append(
+                InventoryChange(
+                    name, delta, wanted.quantity, wanted.inventory_item_id, wanted.location_id
                 )
-            self.adjustment_groups[group.id] = group
-            return group, []
+            )
+            other = "on_hand" if name == "available" else "available"
+            group.changes.append(
+                InventoryChange(
+                    other,
+                    delta,
+                    level.quantities[other],
+                    wanted.inventory_item_id,
+                    wanted.location_id,
+                )
+            )
+        self.adjustment_groups[group.id] = group
+        return group, []
 
     def _check_quantity(
         self,
@@ -618,9 +663,9 @@ class Shop:
                     )
                 )
             self.orders[order.id] = order
-            self.on_event("orders/create", order_payload(self, order))
+            self._announce("orders/create", order_payload(self, order))
             if financial_status == "PAID":
-                self.on_event("orders/paid", order_payload(self, order))
+                self._announce("orders/paid", order_payload(self, order))
             return order
 
     def _location_with(self, variant: Variant, quantity: int) -> InventoryLevel | None:
@@ -642,7 +687,7 @@ class Shop:
             order = self.order(order_id)
             order.note = note
             order.updated_at = self.clock.now()
-            self.on_event("orders/updated", order_payload(self, order))
+            self._announce("orders/updated", order_payload(self, order))
             return order
 
     def mark_paid(self, order_id: int) -> Order:
@@ -652,8 +697,8 @@ class Shop:
                 raise SandboxError(f"order {order.name} is {order.financial_status}, not unpaid")
             order.financial_status = "PAID"
             order.updated_at = self.clock.now()
-            self.on_event("orders/paid", order_payload(self, order))
-            self.on_event("orders/updated", order_payload(self, order))
+            self._announce("orders/paid", order_payload(self, order))
+            self._announce("orders/updated", order_payload(self, order))
             return order
 
     def cancel(self, order_id: int, reason: str = "CUSTOMER", restock: bool = True) -> Order:
@@ -700,8 +745,8 @@ class Shop:
             elif order.financial_status in ("PENDING", "AUTHORIZED"):
                 order.financial_status = "VOIDED"
             order.updated_at = now
-            self.on_event("orders/cancelled", order_payload(self, order))
-            self.on_event("orders/updated", order_payload(self, order))
+            self._announce("orders/cancelled", order_payload(self, order))
+            self._announce("orders/updated", order_payload(self, order))
             return order
 
     def _item_of_line(self, order: Order, line_item_id: int) -> int:
@@ -735,8 +780,8 @@ class Shop:
                 restock=restock,
             )
             order.updated_at = self.clock.now()
-            self.on_event("refunds/create", refund_payload(order, refund))
-            self.on_event("orders/updated", order_payload(self, order))
+            self._announce("refunds/create", refund_payload(order, refund))
+            self._announce("orders/updated", order_payload(self, order))
             return refund
 
     def _refund_lines(
@@ -901,9 +946,9 @@ class Shop:
             order.updated_at = now
             status = order.display_fulfillment_status
             topic = "orders/fulfilled" if status == "FULFILLED" else "orders/partially_fulfilled"
-            self.on_event("fulfillments/create", fulfillment_payload(self, order, fulfillment))
-            self.on_event(topic, order_payload(self, order))
-            self.on_event("orders/updated", order_payload(self, order))
+            self._announce("fulfillments/create", fulfillment_payload(self, order, fulfillment))
+            self._announce(topic, order_payload(self, order))
+            self._announce("orders/updated", order_payload(self, order))
             return fulfillment, []
 
     def _fulfillment_order(self, fo_id: int) -> FulfillmentOrder | None:
@@ -913,10 +958,15 @@ class Shop:
                     return fo
         return None
 
+    def _announce(self, topic: str, payload: dict[str, Any]) -> None:
+        # An uninstalled app hears nothing more from the shop.
+        if self.installed:
+            self.on_event(topic, payload)
+
     def uninstall(self) -> None:
         with self.lock:
+            self._announce("app/uninstalled", shop_payload(self))
             self.installed = False
-            self.on_event("app/uninstalled", shop_payload(self))
 
 
 # --- REST webhook payloads ------------------------------------------------------------------

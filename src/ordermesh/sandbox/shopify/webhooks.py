@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -82,7 +81,6 @@ class WebhookDispatcher:
     _held: Webhook | None = None
     _client: httpx.AsyncClient | None = None
     _pending_before_start: list[Webhook] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -158,20 +156,19 @@ class WebhookDispatcher:
                 self._queue.task_done()
 
     async def _dispatch(self, webhook: Webhook) -> None:
-        with self._lock:
-            if self.faults.drop:
-                self.faults.drop -= 1
-                self._record(webhook, 1, "dropped", None)
-                return
-            if self.faults.reorder and self._held is None:
-                self.faults.reorder -= 1
-                self._held = webhook
-                return
-            duplicate = False
-            if self.faults.duplicate:
-                self.faults.duplicate -= 1
-                duplicate = True
-            held, self._held = self._held, None
+        if self.faults.drop:
+            self.faults.drop -= 1
+            self._record(webhook, 1, "dropped", None)
+            return
+        if self.faults.reorder and self._held is None:
+            self.faults.reorder -= 1
+            self._held = webhook
+            return
+        duplicate = False
+        if self.faults.duplicate:
+            self.faults.duplicate -= 1
+            duplicate = True
+        held, self._held = self._held, None
         await self._deliver(webhook, attempt=1)
         if held is not None:
             await self._deliver(held, attempt=1)
