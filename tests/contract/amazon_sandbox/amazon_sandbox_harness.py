@@ -4,11 +4,13 @@ body against the operation's schema in Amazon's own models."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -27,7 +29,7 @@ if importlib.util.find_spec("ordermesh.sandbox") is None:
 
 import uvicorn  # noqa: E402
 
-from ordermesh.sandbox.amazon import ManualClock  # noqa: E402
+from ordermesh.sandbox.amazon import ManualClock, SandboxConfig, create_app  # noqa: E402
 from ordermesh.sandbox.amazon.sandbox import Sandbox  # noqa: E402
 
 CLIENT_ID = "amzn1.application-oa2-client.contract"
@@ -113,11 +115,22 @@ class RunningSandbox:
     def client(self) -> SpApiClient:
         return SpApiClient(self, self.token())
 
+    @functools.cached_property
+    def static_token(self) -> str:
+        """A token that stays valid as long as the clock is not moved."""
+        return self.token()
+
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.request(method, "/_sandbox" + path, **kwargs)
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    def settle(self) -> None:
+        """Let pending orders be released and the release become visible to searches."""
+        self.advance(self.sandbox.config.pending_seconds + 1)
+        self.sandbox.tick()
+        self.advance(self.sandbox.config.visibility_lag_seconds + 1)
 
 
 class SpApiClient:
@@ -203,3 +216,77 @@ def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 
 StartSandbox = Callable[..., RunningSandbox]
+
+
+class Switchboard:
+    """One loopback server shared by the tests, forwarding to the sandbox of the running
+    test: starting uvicorn per test would cost most of the suite's time."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await self.app(scope, receive, send)
+
+
+_shared: dict[str, Any] = {}
+
+
+def _switchboard() -> tuple[Switchboard, str]:
+    if not _shared:
+        switchboard = Switchboard()
+        server, thread, base_url = serve(switchboard)
+        _shared.update(switchboard=switchboard, server=server, thread=thread, url=base_url)
+    return _shared["switchboard"], _shared["url"]
+
+
+def stop_shared_server() -> None:
+    if _shared:
+        _shared["server"].should_exit = True
+        _shared["thread"].join(timeout=10)
+        _shared.clear()
+
+
+@contextlib.contextmanager
+def running_sandbox(*, dedicated: bool = False, **overrides: Any) -> Iterator[RunningSandbox]:
+    """A seeded sandbox with a manual clock on a loopback port; overrides go to the config.
+
+    `dedicated` gives it its own uvicorn server with the app's lifespan (and so its
+    background ticker) running; otherwise it is served through the shared switchboard."""
+    settings: dict[str, Any] = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "seller_id": SELLER_ID,
+        "orders_per_minute": 0.0,
+        "seed": 7,
+    }
+    settings.update(overrides)
+    clock = ManualClock()
+    app = create_app(SandboxConfig(**settings), clock)
+    if dedicated:
+        server, thread, base_url = serve(app)
+        running = RunningSandbox(app.state.sandbox, clock, base_url)
+        try:
+            yield running
+        finally:
+            running.http.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+        return
+    switchboard, base_url = _switchboard()
+    switchboard.app = app
+    running = RunningSandbox(app.state.sandbox, clock, base_url)
+    try:
+        yield running
+    finally:
+        running.http.close()
+        switchboard.app = None

@@ -40,7 +40,7 @@ def test_pages_stay_stable_while_orders_change_between_requests(
     amazon: RunningSandbox, client: SpApiClient
 ) -> None:
     placed = amazon.sandbox.generate(6)
-    amazon.advance(180)
+    amazon.settle()
     first = client.search_orders(lastUpdatedAfter=SINCE_2026, maxResultsPerPage=3).json()
     amazon.sandbox.state.cancel(placed[-1].order_id)
 
@@ -60,12 +60,12 @@ def test_search_echoes_the_bound_two_minutes_before_now(
 ) -> None:
     amazon.sandbox.generate(1)
 
-    fresh = client.search_orders(lastUpdatedAfter=SINCE_2026).json()
+    fresh = client.search_orders(createdAfter=SINCE_2026).json()
     amazon.advance(121)
-    later = client.search_orders(lastUpdatedAfter=SINCE_2026).json()
+    later = client.search_orders(createdAfter=SINCE_2026).json()
 
     assert fresh["orders"] == []
-    assert fresh["lastUpdatedBefore"] == "2026-11-02T11:58:00Z"
+    assert fresh["createdBefore"] == "2026-11-02T11:58:00Z"
     assert len(later["orders"]) == 1
 
 
@@ -231,3 +231,42 @@ def test_v0_order_item_prices_appear_once_released(
     assert item["ItemPrice"] == {"CurrencyCode": order.currency, "Amount": "49.98"}
     assert v0["OrderStatus"] == "Unshipped"
     assert v0["ShippingAddress"]["PostalCode"]
+
+
+def test_later_pages_echo_the_same_bound_as_the_first(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    amazon.sandbox.generate(4, OrderRequest(marketplace_id=US))
+    amazon.advance(180)
+    first = client.get_orders(CreatedAfter=SINCE_2026, MarketplaceIds=US, MaxResultsPerPage=2)
+    amazon.advance(60)
+
+    second = client.get_orders(MarketplaceIds=US, NextToken=first.json()["payload"]["NextToken"])
+
+    assert second.json()["payload"]["CreatedBefore"] == first.json()["payload"]["CreatedBefore"]
+
+
+def test_v0_address_and_buyer_info_follow_the_model(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    [order] = amazon.sandbox.generate(
+        1, OrderRequest(fulfillment_channel="MFN", cancel_while_pending=False)
+    )
+    hidden = client.call(
+        "ordersV0.json", "getOrderAddress", "GET", f"/orders/v0/orders/{order.order_id}/address"
+    ).json()["payload"]
+    amazon.advance(121)
+
+    address = client.call(
+        "ordersV0.json", "getOrderAddress", "GET", f"/orders/v0/orders/{order.order_id}/address"
+    ).json()["payload"]
+    buyer = client.call(
+        "ordersV0.json",
+        "getOrderBuyerInfo",
+        "GET",
+        f"/orders/v0/orders/{order.order_id}/buyerInfo",
+    ).json()["payload"]
+
+    assert "ShippingAddress" not in hidden
+    assert address["ShippingAddress"]["CountryCode"] == order.marketplace.country_code
+    assert buyer["BuyerEmail"] == order.buyer_email

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ordermesh.sandbox.amazon.clock import ManualClock, iso
 from ordermesh.sandbox.amazon.faults import KINDS, Fault
-from ordermesh.sandbox.amazon.state import Order, OrderRequest, SandboxError
+from ordermesh.sandbox.amazon.state import Listing, Order, OrderRequest, SandboxError
 from ordermesh.sandbox.amazon.transport import error_response, json_response
 from ordermesh.sandbox.amazon.wire import order_item_v0, order_v0
 
@@ -142,7 +142,7 @@ async def cancel_order(request: Request) -> Response:
         return json_response(ground_truth(order))
 
 
-def _listing_json(listing: Any) -> dict[str, Any]:
+def _listing_json(listing: Listing) -> dict[str, Any]:
     return {
         "sku": listing.sku,
         "asin": listing.asin,

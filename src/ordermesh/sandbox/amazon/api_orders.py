@@ -6,6 +6,7 @@ it from the v2026 getOrder."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -137,9 +138,7 @@ def _page(call: Call, cursor: Cursor, size: int) -> tuple[list[Order], str | Non
         next_offset = cursor.offset + max(1, len(ids) - max(1, len(ids) // 2))
     token = None
     if next_offset < len(cursor.ids):
-        token = call.sandbox.pages.issue(
-            Cursor(cursor.ids, next_offset, cursor.fingerprint, cursor.bound, cursor.expires_at)
-        )
+        token = call.sandbox.pages.issue(dataclasses.replace(cursor, offset=next_offset))
     return orders, token
 
 
@@ -167,7 +166,12 @@ def _snapshot(
         ]
     matches.sort(key=lambda order: (window.key(order), order.order_id))
     return Cursor(
-        [order.order_id for order in matches], 0, fingerprint, window.bound, now + TOKEN_LIFETIME
+        [order.order_id for order in matches],
+        0,
+        fingerprint,
+        window.bound,
+        now + TOKEN_LIFETIME,
+        window.before_name,
     )
 
 
@@ -188,8 +192,6 @@ async def search_orders(call: Call) -> Response:
     filters_given = any(k not in _PAGE_ONLY_2026 for k in call.request.query_params)
     if q.has("paginationToken"):
         cursor = _cursor_from_token(call, "paginationToken", fingerprint if filters_given else None)
-        by_update = "lastUpdatedAfter" in call.request.query_params or not filters_given
-        before_name = "lastUpdatedBefore" if by_update else "createdBefore"
     else:
         window = read_window(call, *_WINDOW_2026)
 
@@ -201,12 +203,11 @@ async def search_orders(call: Call) -> Response:
             )
 
         cursor = _snapshot(call, window, keep, fingerprint)
-        before_name = window.before_name
     orders, token = _page(call, cursor, size)
     body: dict[str, Any] = {"orders": [order_v2026(order, included) for order in orders]}
     if token is not None:
         body["pagination"] = {"nextToken": token}
-    body[before_name] = iso(cursor.bound)
+    body[cursor.bound_name] = iso(cursor.bound)
     return json_response(body)
 
 
@@ -235,7 +236,6 @@ async def get_orders(call: Call) -> Response:
     if q.has("NextToken"):
         # The model: NextToken "doesn't affect any filters"; they are ignored.
         cursor = _cursor_from_token(call, "NextToken", None)
-        before_name = "LastUpdatedBefore"
     else:
         window = read_window(call, *_WINDOW_V0)
 
@@ -248,12 +248,11 @@ async def get_orders(call: Call) -> Response:
             )
 
         cursor = _snapshot(call, window, keep, _fingerprint(call, _PAGE_ONLY_V0))
-        before_name = window.before_name
     orders, token = _page(call, cursor, size)
     payload: dict[str, Any] = {"Orders": [order_v0(order) for order in orders]}
     if token is not None:
         payload["NextToken"] = token
-    payload[before_name] = iso(cursor.bound)
+    payload[cursor.bound_name] = iso(cursor.bound)
     return json_response({"payload": payload})
 
 

@@ -49,3 +49,8 @@ class SandboxConfig:
     access_token_lifetime_seconds: int = 3600
     order_items_page_size: int = 100
     notification_url: str | None = None
+    # How often the background task catches the world up with the clock and pushes
+    # notifications.
+    tick_seconds: float = 1.0
+    # A folder of Amazon's model files whose static sandbox cases should be answered.
+    static_models_dir: str | None = None

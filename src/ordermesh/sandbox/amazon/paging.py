@@ -19,6 +19,8 @@ class Cursor:
     fingerprint: str
     bound: datetime
     expires_at: datetime
+    # The response echoes the bound under the name of the window the search used.
+    bound_name: str = "lastUpdatedBefore"
 
 
 class PageTokens:

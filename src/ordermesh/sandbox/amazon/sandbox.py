@@ -15,14 +15,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from ordermesh.sandbox.amazon import (
+    admin,
+    api_feeds,
+    api_mcf,
+    api_orders,
+    api_reports,
+    lwa_routes,
+)
 from ordermesh.sandbox.amazon.clock import Clock, SystemClock
 from ordermesh.sandbox.amazon.config import SandboxConfig
 from ordermesh.sandbox.amazon.documents import DocumentStore
 from ordermesh.sandbox.amazon.faults import FaultPlan
+from ordermesh.sandbox.amazon.feeds import FeedDesk
 from ordermesh.sandbox.amazon.lwa import LwaAuthority
+from ordermesh.sandbox.amazon.mcf import FulfillmentCenter
 from ordermesh.sandbox.amazon.paging import PageTokens
+from ordermesh.sandbox.amazon.reports import ReportDesk
 from ordermesh.sandbox.amazon.state import Order, OrderRequest, SandboxState
-from ordermesh.sandbox.amazon.transport import error_body, json_response
+from ordermesh.sandbox.amazon.static_cases import StaticCases
+from ordermesh.sandbox.amazon.transport import error_body, json_response, static_fallback
 from ordermesh.sandbox.amazon.usage_plans import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -43,9 +55,6 @@ class Stats:
 
 class Sandbox:
     def __init__(self, config: SandboxConfig, clock: Clock | None = None) -> None:
-        from ordermesh.sandbox.amazon.feeds import FeedDesk
-        from ordermesh.sandbox.amazon.reports import ReportDesk
-
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.state = SandboxState(config, self.clock)
@@ -57,6 +66,8 @@ class Sandbox:
         self.stats = Stats()
         self.reports = ReportDesk(self)
         self.feeds = FeedDesk(self)
+        self.mcf = FulfillmentCenter(self)
+        self.static_cases = StaticCases.load(config.static_models_dir)
         self.idempotency_tokens: set[str] = set()
         self._pushed = 0
 
@@ -68,6 +79,8 @@ class Sandbox:
         self.state.advance()
         self.reports.advance()
         self.feeds.advance()
+        self.mcf.advance()
+        self.pages.purge(self.clock.now())
 
     async def push_notifications(self, client: httpx.AsyncClient) -> None:
         url = self.config.notification_url
@@ -87,8 +100,6 @@ class Sandbox:
 
 def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) -> Starlette:
     """An ASGI app serving the SP-API operations, LWA and the /_sandbox admin paths."""
-    from ordermesh.sandbox.amazon import admin, api_feeds, api_orders, api_reports, lwa_routes
-
     sandbox = Sandbox(config or SandboxConfig(), clock)
 
     @contextlib.asynccontextmanager
@@ -101,7 +112,7 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
                     sandbox.tick()
                     await sandbox.push_notifications(client)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=1.0)
+                        await asyncio.wait_for(stop.wait(), timeout=sandbox.config.tick_seconds)
 
         task = asyncio.create_task(ticker())
         try:
@@ -115,20 +126,30 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
         *api_orders.routes(),
         *api_reports.routes(),
         *api_feeds.routes(),
+        *api_mcf.routes(),
         *admin.routes(),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        static = await static_fallback(request)
+        if static is not None:
+            return static
         return json_response(
             error_body("NotFound", f"Resource {request.url.path} is not found."), 404
         )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        static = await static_fallback(request)
+        if static is not None:
+            return static
         return json_response(
             error_body("MethodNotAllowed", f"{request.method} is not allowed here."), 405
         )
 
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed}
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    # SP-API paths never end in a slash; redirecting would send clients to a different
+    # operation (searchListingsItems would land on getListingsItem with an empty SKU).
+    app.router.redirect_slashes = False
     app.state.sandbox = sandbox
     return app

@@ -493,10 +493,12 @@ class SandboxState:
                 "OrderItemId": line.order_item_id,
                 "SellerSKU": line.sku,
                 "SupplySourceId": None,
-                "OrderItemStatus": order.status,
                 "Quantity": line.quantity,
                 "QuantityShipped": line.quantity_shipped,
             }
+            if order.status not in (PENDING, CANCELED):
+                shipped = line.quantity_shipped == line.quantity
+                item["OrderItemStatus"] = "Shipped" if shipped else "Unshipped"
             if line.buyer_requested_cancel:
                 item["IsBuyerRequestedCancel"] = True
             if order.status not in (PENDING, CANCELED):

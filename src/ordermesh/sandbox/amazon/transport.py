@@ -18,6 +18,7 @@ from ordermesh.sandbox.amazon.clock import parse_iso
 from ordermesh.sandbox.amazon.faults import REQUEST_FAULTS
 from ordermesh.sandbox.amazon.lwa import AccessDenied
 from ordermesh.sandbox.amazon.state import SandboxError
+from ordermesh.sandbox.amazon.static_cases import StaticCase
 from ordermesh.sandbox.amazon.usage_plans import plan_for
 
 if TYPE_CHECKING:
@@ -195,6 +196,9 @@ async def _serve(
         return error_response(
             429, "QuotaExceeded", "You exceeded your quota for the requested resource."
         )
+    static = await sandbox.static_cases.match(request)
+    if static is not None:
+        return _static_response(static)
     fault = sandbox.faults.take(name, REQUEST_FAULTS)
     if fault is not None:
         if fault.kind == "500":
@@ -214,4 +218,33 @@ async def _serve(
         response = error_response(refused.status, refused.code, refused.message, refused.details)
     if fault is not None and fault.kind == "truncated_json":
         response = _truncate(response)
+    return response
+
+
+def _static_response(case: StaticCase) -> Response:
+    if case.status == 204 or case.response is None:
+        return Response(status_code=case.status)
+    return json_response(case.response, case.status)
+
+
+async def static_fallback(request: Request) -> Response | None:
+    """Answer a static case of an operation the dynamic sandbox does not implement."""
+    sandbox: Sandbox = request.app.state.sandbox
+    case = await sandbox.static_cases.match(request)
+    if case is None:
+        return None
+    headers = {
+        "x-amzn-RequestId": str(uuid.uuid4()),
+        "x-amzn-RateLimit-Limit": plan_for(case.operation_id).header,
+    }
+    try:
+        sandbox.lwa.seller_for(request.headers.get("x-amz-access-token"))
+    except AccessDenied as denied:
+        response = error_response(
+            403, "Unauthorized", "Access to requested resource is denied.", str(denied)
+        )
+    else:
+        response = _static_response(case)
+    response.headers.update(headers)
+    sandbox.stats.record(case.operation_id, response.status_code)
     return response

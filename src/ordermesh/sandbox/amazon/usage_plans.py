@@ -65,6 +65,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "listAllFulfillmentOrders": UsagePlan(2.0, 30),
     "getPackageTrackingDetails": UsagePlan(2.0, 30),
     "cancelFulfillmentOrder": UsagePlan(2.0, 30),
+    "updateFulfillmentOrder": UsagePlan(2.0, 30),
 }
 
 

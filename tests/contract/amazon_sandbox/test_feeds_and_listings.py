@@ -1,0 +1,254 @@
+"""Feeds (JSON_LISTINGS_FEED end to end), Listings Items and FBA inventory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from amazon_sandbox_harness import SELLER_ID, US, RunningSandbox, SpApiClient, validate_document
+
+FEEDS = "feeds_2021-06-30.json"
+LISTINGS = "listingsItems_2021-08-01.json"
+INVENTORY = "fbaInventory.json"
+
+
+def _quantity_message(message_id: int, sku: str, quantity: int) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "sku": sku,
+        "operationType": "PATCH",
+        "productType": "PRODUCT",
+        "patches": [
+            {
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
+            }
+        ],
+    }
+
+
+def _submit(amazon: RunningSandbox, client: SpApiClient, document: dict[str, Any]) -> str:
+    created = client.call(
+        FEEDS,
+        "createFeedDocument",
+        "POST",
+        "/feeds/2021-06-30/documents",
+        json={"contentType": "application/json; charset=UTF-8"},
+    )
+    assert created.status_code == 201
+    upload = amazon.http.put(
+        created.json()["url"],
+        content=orjson.dumps(document),
+        headers={"Content-Type": "application/json; charset=UTF-8"},
+    )
+    assert upload.status_code == 200
+    feed = client.call(
+        FEEDS,
+        "createFeed",
+        "POST",
+        "/feeds/2021-06-30/feeds",
+        json={
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": [US],
+            "inputFeedDocumentId": created.json()["feedDocumentId"],
+        },
+    )
+    assert feed.status_code == 202
+    return str(feed.json()["feedId"])
+
+
+def _processing_report(amazon: RunningSandbox, client: SpApiClient, feed_id: str) -> Any:
+    feed = client.call(FEEDS, "getFeed", "GET", f"/feeds/2021-06-30/feeds/{feed_id}").json()
+    document = client.call(
+        FEEDS,
+        "getFeedDocument",
+        "GET",
+        f"/feeds/2021-06-30/documents/{feed['resultFeedDocumentId']}",
+    ).json()
+    report = amazon.http.get(document["url"]).json()
+    validate_document("listings-feed-processing-report-schema-v2.json", report)
+    return feed, report
+
+
+def test_listings_feed_sets_quantities_and_reports_each_message(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    document = {
+        "header": {"sellerId": SELLER_ID, "version": "2.0"},
+        "messages": [
+            _quantity_message(1, "SKU-0001", 7),
+            _quantity_message(2, "SKU-0002", 0),
+            _quantity_message(3, "NO-SUCH-SKU", 4),
+        ],
+    }
+    validate_document("listings-feed-schema-v2.json", document)
+    feed_id = _submit(amazon, client, document)
+
+    queued = client.call(FEEDS, "getFeed", "GET", f"/feeds/2021-06-30/feeds/{feed_id}").json()
+    amazon.advance(31)
+    feed, report = _processing_report(amazon, client, feed_id)
+
+    assert queued["processingStatus"] == "IN_QUEUE"
+    assert feed["processingStatus"] == "DONE"
+    assert report["summary"]["messagesProcessed"] == 3
+    assert report["summary"]["messagesAccepted"] == 2
+    assert report["summary"]["messagesInvalid"] == 1
+    assert report["issues"][0]["sku"] == "NO-SUCH-SKU"
+    listings = amazon.sandbox.state.listings
+    assert (listings["SKU-0001"].mfn_quantity, listings["SKU-0002"].mfn_quantity) == (7, 0)
+
+
+def test_a_feed_that_is_not_json_is_fatal(amazon: RunningSandbox, client: SpApiClient) -> None:
+    created = client.call(
+        FEEDS,
+        "createFeedDocument",
+        "POST",
+        "/feeds/2021-06-30/documents",
+        json={"contentType": "application/json"},
+    ).json()
+    amazon.http.put(created["url"], content=b"<xml/>")
+    feed_id = client.call(
+        FEEDS,
+        "createFeed",
+        "POST",
+        "/feeds/2021-06-30/feeds",
+        json={
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": [US],
+            "inputFeedDocumentId": created["feedDocumentId"],
+        },
+    ).json()["feedId"]
+    amazon.advance(31)
+
+    feed, report = _processing_report(amazon, client, feed_id)
+
+    assert feed["processingStatus"] == "FATAL"
+    assert report["summary"]["errors"] == 1
+
+
+def test_create_feed_needs_a_known_document(client: SpApiClient) -> None:
+    response = client.call(
+        FEEDS,
+        "createFeed",
+        "POST",
+        "/feeds/2021-06-30/feeds",
+        json={"feedType": "JSON_LISTINGS_FEED", "marketplaceIds": [US], "inputFeedDocumentId": "x"},
+    )
+
+    assert response.status_code == 400
+
+
+def test_patch_listing_quantity_then_read_it_back(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    path = f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0003"
+    patched = client.call(
+        LISTINGS,
+        "patchListingsItem",
+        "PATCH",
+        path,
+        params={"marketplaceIds": US},
+        json={
+            "productType": "PRODUCT",
+            "patches": [
+                {
+                    "op": "replace",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 12}],
+                }
+            ],
+        },
+    )
+    read = client.call(
+        LISTINGS,
+        "getListingsItem",
+        "GET",
+        path,
+        params={"marketplaceIds": US, "includedData": "summaries,fulfillmentAvailability"},
+    )
+
+    assert patched.json()["status"] == "ACCEPTED"
+    assert read.json()["fulfillmentAvailability"] == [
+        {"fulfillmentChannelCode": "DEFAULT", "quantity": 12}
+    ]
+    assert read.json()["summaries"][0]["marketplaceId"] == US
+
+
+def test_listing_of_another_seller_or_unknown_sku(client: SpApiClient) -> None:
+    other = client.call(
+        LISTINGS,
+        "getListingsItem",
+        "GET",
+        "/listings/2021-08-01/items/AOTHER/SKU-0001",
+        params={"marketplaceIds": US},
+    )
+    unknown = client.call(
+        LISTINGS,
+        "getListingsItem",
+        "GET",
+        f"/listings/2021-08-01/items/{SELLER_ID}/NOPE",
+        params={"marketplaceIds": US},
+    )
+    no_marketplace = client.call(
+        LISTINGS, "getListingsItem", "GET", f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0001"
+    )
+
+    assert other.status_code == 403
+    assert unknown.status_code == 404
+    assert no_marketplace.status_code == 400
+
+
+def test_fba_inventory_seeded_with_the_sandbox_only_operations(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    created = client.call(
+        INVENTORY,
+        "createInventoryItem",
+        "POST",
+        "/fba/inventory/v1/items",
+        json={"sellerSku": "FBA-1", "marketplaceId": US, "productName": "Gadget"},
+    )
+    body = {"inventoryItems": [{"sellerSku": "FBA-1", "marketplaceId": US, "quantity": 5}]}
+    headers = {"x-amzn-idempotency-token": "seed-1"}
+    for _ in range(2):
+        added = client.call(
+            INVENTORY,
+            "addInventory",
+            "POST",
+            "/fba/inventory/v1/items/inventory",
+            json=body,
+            headers=headers,
+        )
+        assert added.status_code == 200
+
+    summaries = client.call(
+        INVENTORY,
+        "getInventorySummaries",
+        "GET",
+        "/fba/inventory/v1/summaries",
+        params={
+            "granularityType": "Marketplace",
+            "granularityId": US,
+            "marketplaceIds": US,
+            "details": "true",
+            "sellerSku": "FBA-1",
+        },
+    ).json()
+
+    assert created.status_code == 200
+    [summary] = summaries["payload"]["inventorySummaries"]
+    assert summary["inventoryDetails"]["fulfillableQuantity"] == 5
+    assert summary["productName"] == "Gadget"
+
+
+def test_fba_inventory_requires_its_granularity(client: SpApiClient) -> None:
+    response = client.call(
+        INVENTORY,
+        "getInventorySummaries",
+        "GET",
+        "/fba/inventory/v1/summaries",
+        params={"marketplaceIds": US},
+    )
+
+    assert response.status_code == 400
