@@ -7,17 +7,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ordermesh.adapters.channels import ChannelAdapters, channel_adapters
+from ordermesh.adapters.channels.shopify import ShopifyWebhooks, webhook_receiver
 from ordermesh.adapters.db.apikeys import SqlApiKeys
 from ordermesh.adapters.db.engine import Database, connect
+from ordermesh.adapters.db.idempotency import SqlIdempotencyStore
 from ordermesh.adapters.db.migrate import upgrade
 from ordermesh.adapters.db.outbox import OutboxDispatcher
 from ordermesh.adapters.db.queries import SqlQueries
+from ordermesh.adapters.db.stock_sync import SqlPushQueue
 from ordermesh.adapters.db.uow import SqlAlchemyUnitOfWork
+from ordermesh.adapters.db.users import SqlUsers
 from ordermesh.config import Settings
 from ordermesh.domain.commands import Command
 from ordermesh.domain.fulfilment import AllocationPolicy, MostStockFirst
 from ordermesh.ports.clock import Clock, SystemClock
 from ordermesh.services.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
+from ordermesh.services.handlers.channels import ChannelSync
+from ordermesh.services.handlers.stock_sync import StockSync
 from ordermesh.services.messagebus import Deps, MessageBus
 
 
@@ -46,6 +53,17 @@ class Ordermesh:
     writes: ThreadPoolExecutor = field(repr=False)
     """Where commands run when called from async code. One thread on SQLite: writes are
     serialized deliberately, in arrival order, instead of fighting over SQLite's lock."""
+    idempotency: SqlIdempotencyStore = field(repr=False)
+    channels: ChannelSync = field(repr=False)
+    """`channels.sync(SyncChannel(account))`: pull what changed on a channel account."""
+    channel_adapters: ChannelAdapters = field(repr=False)
+    """Channel accounts (`.accounts`) and connectors."""
+    users: SqlUsers = field(repr=False)
+    """Dashboard logins (argon2 passwords), with the roles API keys have."""
+    shopify_webhooks: ShopifyWebhooks = field(repr=False)
+    """What `POST /webhooks/shopify` hands deliveries to; `process_pending()` catches up."""
+    stock_sync: StockSync = field(repr=False)
+    """The stock push queue: `drain_pushes`, `status` per channel account, `explain` a listing."""
 
     def handle(self, command: Command) -> Any:
         return self.bus.handle(command)
@@ -56,6 +74,7 @@ class Ordermesh:
 
     def close(self) -> None:
         self.writes.shutdown(wait=True)
+        self.channel_adapters.close()
         self.db.dispose()
 
 
@@ -73,10 +92,13 @@ def bootstrap(
         upgrade(db)
     wakeup = DispatcherWakeup()
     deps = Deps(clock=clock, policy=policy or MostStockFirst())
-    bus = MessageBus(
-        lambda: SqlAlchemyUnitOfWork(db, clock, wakeup), deps, COMMAND_HANDLERS, EVENT_HANDLERS
-    )
+
+    def uow() -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(db, clock, wakeup)
+
+    bus = MessageBus(uow, deps, COMMAND_HANDLERS, EVENT_HANDLERS)
     writers = 1 if db.is_sqlite else settings.db_pool_size
+    channels = channel_adapters(db, clock, settings.secret_key)
     return Ordermesh(
         settings=settings,
         db=db,
@@ -87,4 +109,12 @@ def bootstrap(
         dispatcher=OutboxDispatcher(db, clock),
         wakeup=wakeup,
         writes=ThreadPoolExecutor(max_workers=writers, thread_name_prefix="ordermesh-write"),
+        idempotency=SqlIdempotencyStore(db, clock),
+        users=SqlUsers(db, clock),
+        stock_sync=StockSync(SqlPushQueue(db, clock)),
+        channels=ChannelSync(channels.accounts, channels.connectors, bus.handle, clock),
+        channel_adapters=channels,
+        shopify_webhooks=webhook_receiver(
+            db=db, accounts=channels.accounts, uow=uow, handle=bus.handle, clock=clock
+        ),
     )

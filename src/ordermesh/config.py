@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    channel_sync_seconds: float = Field(default=60.0, gt=0)
+    """How often the worker pulls changed orders from each active channel account."""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

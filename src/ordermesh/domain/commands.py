@@ -226,3 +226,49 @@ class ImportStockCounts(Command):
     rows: tuple[StockRow, ...] = field(default_factory=tuple)
     reference: str = ""
     actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncChannel(Command):
+    """Bring in what changed on a channel account since its cursor."""
+
+    account: str
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeListings(Command):
+    """Recompute available-to-sell for the listings these SKUs feed (bundles included; every
+    listing if empty) and queue a push for each figure a channel does not show yet."""
+
+    skus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigureStockSync(Command):
+    """How a channel account's listed quantities follow stock."""
+
+    channel_account: str
+    locations: tuple[str, ...] | None = None
+    """Locations that may serve the account; None: every warehouse and 3PL."""
+    buffer_units: int = 0
+    buffer_percent: str = "0"
+    """Decimal percentage as text, e.g. "2.5"."""
+    max_quantity: int | None = None
+    last_units_threshold: int = 0
+    rank: int = 100
+    hybrid: str = "withdraw"
+    """"withdraw" or "keep" the merchant offer while FBA holds stock."""
+    fba_locations: tuple[str, ...] | None = None
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class SetSkuBuffer(Command):
+    """A SKU's own buffer on one channel account; both None go back to the account's."""
+
+    channel_account: str
+    sku: str
+    buffer_units: int | None = None
+    buffer_percent: str | None = None
+    actor: str = "system"

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import Database
+from ordermesh.adapters.db.repositories import Driver
 from ordermesh.domain.events import Event, name_of
 from ordermesh.domain.ids import new_id
 from ordermesh.ports.clock import Clock
@@ -45,22 +46,34 @@ def event_payload(event: Event, at: datetime) -> dict[str, Any]:
     }
 
 
-def write_events(conn: Connection, events: Sequence[Event], now: datetime) -> None:
+_INSERT_EVENTS = (
+    "INSERT INTO outbox (topic, destination, idempotency_key, payload, status, attempts, "
+    "created_at, available_at) VALUES (?, ?, ?, ?j, 'pending', 0, ?, ?)"
+)
+
+
+def write_events(
+    conn: Connection, events: Sequence[Event], now: datetime, driver: Driver | None = None
+) -> None:
+    """One outbox row per event, in the caller's transaction. Every command writes some, so
+    this runs on the driver's cursor; orjson turns the event dataclasses straight into the
+    same JSON that `event_payload` describes."""
     if not events:
         return
-    conn.execute(
-        _INSERT,
+    driver = driver or Driver(conn)
+    at = driver.time(now)
+    occurred = now.isoformat()
+    driver.executemany(
+        _INSERT_EVENTS,
         [
-            {
-                "topic": name_of(e),
-                "destination": EVENTS,
-                "idempotency_key": new_id("evt"),
-                "payload": event_payload(e, now),
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "available_at": now,
-            }
+            (
+                name_of(e),
+                EVENTS,
+                new_id("evt"),
+                orjson.dumps({"type": name_of(e), "occurred_at": occurred, "data": e}).decode(),
+                at,
+                at,
+            )
             for e in events
         ],
     )

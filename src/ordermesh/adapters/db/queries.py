@@ -7,12 +7,12 @@ import base64
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
 from alembic.script import ScriptDirectory
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import Database
@@ -447,6 +447,227 @@ class SqlQueries:
         items = [product_dict(r, components.get(r.sku, {})) for r in rows]
         return Page(items, encode_cursor(rows[-1].sku) if more and rows else None)
 
+    # -- the operations dashboard (appended for the web dashboard) -------------------------
+    def order_channels(self) -> list[str]:
+        """Every channel an order came from, and every connected channel, for filters."""
+        rows = self._rows(select(_o.channel).distinct())
+        rows += self._rows(select(t.channel_accounts.c.channel).distinct())
+        return sorted({r[0] for r in rows})
+
+    def order_counts(
+        self, since: datetime, *, channel: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Orders bought since `since`: {channel: {status: count}}."""
+        query = select(_o.channel, _o.status, func.count()).where(_o.purchase_date >= since)
+        if channel:
+            query = query.where(_o.channel == channel)
+        counts: dict[str, dict[str, int]] = {}
+        for ch, status, n in self._rows(query.group_by(_o.channel, _o.status)):
+            counts.setdefault(ch, {})[status] = int(n)
+        return counts
+
+    def orders_at_risk(
+        self, within: timedelta, *, channel: str | None = None, limit: int = 20
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Unshipped orders whose ship-by falls before now + `within` (late ones included),
+        soonest first: how many, and the first `limit`."""
+        cond = and_(
+            _o.status.in_(OPEN_WORK),
+            _o.ship_by.is_not(None),
+            _o.ship_by <= self.clock.now() + within,
+        )
+        if channel:
+            cond = and_(cond, _o.channel == channel)
+        total = self._rows(select(func.count()).select_from(t.orders).where(cond))[0][0]
+        rows = self._rows(select(t.orders).where(cond).order_by(_o.ship_by, _o.id).limit(limit))
+        return int(total), [order_summary(r) for r in rows]
+
+    def orders_waiting(
+        self, kind: str, *, channel: str | None = None, limit: int = 10
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """`backordered` orders or `held` orders: how many, and the oldest `limit`."""
+        if kind == "backordered":
+            cond = _o.status == "backordered"
+        else:
+            # holds is a JSON list; its text is "[]" on both SQLite and PostgreSQL when empty.
+            cond = and_(_o.status.in_(OPEN_WORK), cast(_o.holds, String) != "[]")
+        if channel:
+            cond = and_(cond, _o.channel == channel)
+        total = self._rows(select(func.count()).select_from(t.orders).where(cond))[0][0]
+        rows = self._rows(select(t.orders).where(cond).order_by(_o.created_at, _o.id).limit(limit))
+        return int(total), [order_summary(r) for r in rows]
+
+    def stock_alerts(self, *, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """SKUs at or below their low-stock threshold across all locations, emptiest first:
+        how many, and the first `limit` with on hand, reserved, available and threshold."""
+        p = t.products.c
+        available = func.coalesce(func.sum(_s.on_hand - _s.reserved), 0)
+        query = (
+            select(
+                p.sku,
+                p.title,
+                p.low_stock_threshold,
+                func.coalesce(func.sum(_s.on_hand), 0).label("on_hand"),
+                func.coalesce(func.sum(_s.reserved), 0).label("reserved"),
+                available.label("available"),
+            )
+            .select_from(t.products.outerjoin(t.stock_levels, _s.sku == p.sku))
+            .where(p.is_bundle.is_(False))
+            .group_by(p.sku, p.title, p.low_stock_threshold)
+            .having(available <= p.low_stock_threshold)
+        )
+        total = self._rows(select(func.count()).select_from(query.subquery()))[0][0]
+        rows = self._rows(query.order_by(available, p.sku).limit(limit))
+        return int(total), [
+            {
+                "sku": r.sku,
+                "title": r.title,
+                "threshold": r.low_stock_threshold,
+                "on_hand": int(r.on_hand),
+                "reserved": int(r.reserved),
+                "available": int(r.available),
+                "out_of_stock": int(r.available) <= 0,
+            }
+            for r in rows
+        ]
+
+    def orders_per_day(self, days: int = 90, *, channel: str | None = None) -> dict[str, Any]:
+        """Orders bought per UTC day and channel over the last `days` days, every day present:
+        {"days": ["2026-09-01", …], "channels": {channel: [count per day]}}."""
+        today = self.clock.now().astimezone(UTC).date()
+        first = today - timedelta(days=days - 1)
+        since = datetime.combine(first, time.min, tzinfo=UTC)
+        day = func.date(_o.purchase_date)
+        query = select(day, _o.channel, func.count()).where(_o.purchase_date >= since)
+        if channel:
+            query = query.where(_o.channel == channel)
+        labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
+        index = {d: i for i, d in enumerate(labels)}
+        series: dict[str, list[int]] = {}
+        for d, ch, n in self._rows(query.group_by(day, _o.channel)):
+            i = index.get(str(d)[:10])
+            if i is not None:
+                series.setdefault(ch, [0] * days)[i] = int(n)
+        return {"days": labels, "channels": dict(sorted(series.items()))}
+
+    def stock_cover(self, days: int = 30, *, limit: int = 15) -> list[dict[str, Any]]:
+        """Days of cover of the SKUs that sold in the last `days` days, fewest first: units
+        available now divided by the average units sold per day (cancelled orders left out)."""
+        ln = t.order_lines.c
+        since = self.clock.now() - timedelta(days=days)
+        sold = (
+            select(ln.sku, func.sum(ln.quantity).label("units"))
+            .join(t.orders, _o.id == ln.order_id)
+            .where(_o.purchase_date >= since, _o.status != "cancelled")
+            .group_by(ln.sku)
+            .subquery()
+        )
+        stocked = (
+            select(_s.sku, func.sum(_s.on_hand - _s.reserved).label("available"))
+            .group_by(_s.sku)
+            .subquery()
+        )
+        rows = self._rows(
+            select(sold.c.sku, sold.c.units, func.coalesce(stocked.c.available, 0))
+            .outerjoin(stocked, stocked.c.sku == sold.c.sku)
+            .where(sold.c.units > 0)
+        )
+        cover = [
+            {
+                "sku": sku,
+                "sold": int(units),
+                "available": int(available),
+                "days": round(int(available) / (int(units) / days), 1),
+            }
+            for sku, units, available in rows
+        ]
+        cover.sort(key=lambda c: (c["days"], c["sku"]))
+        return cover[:limit]
+
+    def order_list(
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        marketplace: str | None = None,
+        sku: str | None = None,
+        search: str | None = None,
+        sort: str = "newest",
+        page: int = 1,
+        per_page: int = 50,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the orders list (1-based) and whether another page follows."""
+        query = select(t.orders)
+        if status == "held":
+            query = query.where(_o.status.in_(OPEN_WORK), cast(_o.holds, String) != "[]")
+        elif status:
+            query = query.where(_o.status == status)
+        if channel:
+            query = query.where(_o.channel == channel)
+        if marketplace:
+            query = query.where(_o.marketplace == marketplace)
+        if sku:
+            query = query.where(
+                _o.id.in_(select(t.order_lines.c.order_id).where(t.order_lines.c.sku == sku))
+            )
+        if search and search.strip():
+            query = query.where(_search(search.strip()))
+        order = DASHBOARD_SORTS.get(sort, DASHBOARD_SORTS["newest"])
+        offset = (max(page, 1) - 1) * per_page
+        rows = self._rows(query.order_by(*order).offset(offset).limit(per_page + 1))
+        return [order_summary(r) for r in rows[:per_page]], len(rows) > per_page
+
+    def order_refs(self, order_ids: list[str]) -> dict[str, str]:
+        """Our order id → the channel's order id, the number staff know an order by."""
+        if not order_ids:
+            return {}
+        rows = self._rows(select(_o.id, _o.channel_order_id).where(_o.id.in_(order_ids)))
+        return {r.id: r.channel_order_id for r in rows}
+
+    def channel_accounts(self) -> list[dict[str, Any]]:
+        """Connected channel accounts and their sync state, never their credentials."""
+        a = t.channel_accounts.c
+        return [
+            {
+                "id": r.id,
+                "channel": r.channel,
+                "name": r.name,
+                "status": r.status,
+                "status_reason": r.status_reason,
+                "cursor": r.cursor,
+                "last_sync_at": r.last_sync_at,
+                "last_error": r.last_error,
+                "created_at": r.created_at,
+            }
+            for r in self._rows(
+                select(
+                    a.id,
+                    a.channel,
+                    a.name,
+                    a.status,
+                    a.status_reason,
+                    a.cursor,
+                    a.last_sync_at,
+                    a.last_error,
+                    a.created_at,
+                ).order_by(a.channel, a.name)
+            )
+        ]
+
+    def unmapped_channel_skus(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Channel SKUs on order lines that no catalogue SKU stands for yet."""
+        ln = t.order_lines.c
+        rows = self._rows(
+            select(_o.channel_account, ln.channel_sku, func.count().label("lines"))
+            .join(t.orders, _o.id == ln.order_id)
+            .outerjoin(t.products, t.products.c.sku == ln.sku)
+            .where(ln.channel_sku.is_not(None), t.products.c.sku.is_(None))
+            .group_by(_o.channel_account, ln.channel_sku)
+            .order_by(_o.channel_account, ln.channel_sku)
+            .limit(limit)
+        )
+        return [{"channel_account": r[0], "channel_sku": r[1], "lines": int(r[2])} for r in rows]
+
 
 def product_dict(row: Any, components: dict[str, int]) -> dict[str, Any]:
     return {
@@ -473,3 +694,30 @@ def product_dict(row: Any, components: dict[str, int]) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
+
+
+# -- the operations dashboard ------------------------------------------------------------
+# Orders that still need work: not shipped, not cancelled. What "at risk" and "held" look at.
+OPEN_WORK = ("pending", "open", "allocated", "backordered")
+DASHBOARD_SORTS = {
+    "newest": (_o.created_at.desc(), _o.id.desc()),
+    "oldest": (_o.created_at.asc(), _o.id.asc()),
+    "ship_by": (_o.ship_by.asc(), _o.id.asc()),
+    "ship_by_desc": (_o.ship_by.desc(), _o.id.desc()),
+}
+
+
+def _search(term: str) -> Any:
+    """Our order id exactly, or a channel order id or buyer name that starts with the term.
+
+    Prefixes as index ranges (not LIKE, not contains), so a search stays an index lookup on a
+    million orders; a buyer name is tried as typed and capitalised ("ada" finds "Ada"). The
+    exact matches stand on their own, whatever a PostgreSQL collation makes of U+FFFF."""
+    ranges = [_o.id == term, _o.channel_order_id == term]
+    for column, value in (
+        (_o.channel_order_id, term),
+        (_o.buyer_name, term),
+        (_o.buyer_name, term.title()),
+    ):
+        ranges.append(and_(column >= value, column < value + "\uffff"))
+    return or_(*ranges)

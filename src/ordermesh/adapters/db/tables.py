@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -312,3 +313,96 @@ idempotency_keys = Table(
     Column("response_body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- channel accounts: sync state and sealed credentials; shared rate-limit buckets (0002) --
+channel_accounts.append_column(Column("secrets", Text))
+"""Credentials sealed with a key derived from ORDERMESH_SECRET_KEY; never stored in clear."""
+channel_accounts.append_column(Column("status_reason", Text))
+channel_accounts.append_column(Column("cursor", UTCDateTime))
+"""High-water mark of the last window imported in full; the next sync starts before it."""
+channel_accounts.append_column(Column("last_sync_at", UTCDateTime))
+channel_accounts.append_column(Column("last_error", Text))
+
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("rate", Float, nullable=False),
+    Column("burst", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# -- dashboard users: argon2 password hashes, roles shared with API keys (0009) ------------
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+    Column("disabled_at", UTCDateTime),
+    CheckConstraint("role IN ('admin', 'operator', 'viewer')", name="role"),
+)
+
+# -- stock sync: per-account policies, per-SKU buffers, one push row per listing (0008) ----
+stock_sync_policies = Table(
+    "stock_sync_policies",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    # Location codes that may serve the account; NULL means every warehouse and 3PL.
+    Column("locations", Json),
+    Column("buffer_units", Integer, nullable=False, default=0),
+    # Buffer percentage in hundredths of a percent (250 = 2.5 %).
+    Column("buffer_percent_bp", Integer, nullable=False, default=0),
+    Column("max_quantity", Integer),
+    Column("last_units_threshold", Integer, nullable=False, default=0),
+    Column("rank", Integer, nullable=False, default=100),
+    Column("hybrid", String(16), nullable=False, default="withdraw"),
+    Column("fba_locations", Json),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("hybrid IN ('withdraw', 'keep')", name="hybrid"),
+)
+
+stock_sync_buffers = Table(
+    "stock_sync_buffers",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    Column("sku", String(64), ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True),
+    Column("buffer_units", Integer, nullable=False, default=0),
+    Column("buffer_percent_bp", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+stock_pushes = Table(
+    "stock_pushes",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    Column("channel_sku", String(200), primary_key=True),
+    Column("sku", String(64), nullable=False),
+    # The latest figure: what the channel should show.
+    Column("quantity", Integer, nullable=False),
+    # What the channel last confirmed showing; NULL until the first push succeeds.
+    Column("confirmed_quantity", Integer),
+    Column("sending_quantity", Integer),
+    Column("urgent", Boolean, nullable=False, default=False),
+    Column("status", String(12), nullable=False),
+    # Since when the channel has been behind (kept while newer figures replace older ones).
+    Column("enqueued_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_count", Integer, nullable=False, default=0),
+    Column("failed_count", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_sent_at", UTCDateTime),
+    CheckConstraint("status IN ('new', 'pending', 'sending', 'sent', 'rejected')", name="status"),
+    Index("ix_stock_pushes_due", "channel_account", "status", "urgent", "enqueued_at"),
+    Index("ix_stock_pushes_sku", "sku"),
+)
+# The dashboard's reads (0009): unshipped orders by ship-by; an order found by the channel's id.
+Index("ix_orders_status_ship_by", orders.c.status, orders.c.ship_by)
+Index("ix_orders_channel_order_id", orders.c.channel_order_id)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 from types import TracebackType
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from ordermesh.adapters.db.engine import Database
 from ordermesh.adapters.db.outbox import write_events
 from ordermesh.adapters.db.repositories import (
+    Driver,
     SqlCatalogueRepository,
     SqlInboxRepository,
     SqlLocationRepository,
     SqlOrderRepository,
     SqlStockRepository,
 )
+from ordermesh.adapters.db.stock_sync import SqlStockSyncRepository
 from ordermesh.domain.events import Event
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.jobs import NoWakeup, Wakeup
@@ -25,12 +29,14 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if not isinstance(exc, DBAPIError):
+    # The hot statements run on the driver's cursor (repositories.Driver), so its errors
+    # arrive unwrapped as well as wrapped in SQLAlchemy's DBAPIError.
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, sqlite3.Error | psycopg.Error):
         return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
-    return "database is locked" in str(exc.orig)
+    return "database is locked" in str(orig)
 
 
 class SqlAlchemyUnitOfWork:
@@ -51,11 +57,13 @@ class SqlAlchemyUnitOfWork:
             if lock is not None:
                 lock.release()
             raise
-        self.catalogue = SqlCatalogueRepository(self.conn, self.clock)
-        self.locations = SqlLocationRepository(self.conn, self.clock)
-        self.stock = SqlStockRepository(self.conn, self.clock)
-        self.orders = SqlOrderRepository(self.conn, self.clock)
-        self.inbox = SqlInboxRepository(self.conn, self.clock)
+        self.driver = Driver(self.conn, defer=True)
+        self.catalogue = SqlCatalogueRepository(self.conn, self.clock, self.driver)
+        self.locations = SqlLocationRepository(self.conn, self.clock, self.driver)
+        self.stock = SqlStockRepository(self.conn, self.clock, self.driver)
+        self.orders = SqlOrderRepository(self.conn, self.clock, self.driver)
+        self.inbox = SqlInboxRepository(self.conn, self.clock, self.driver)
+        self.stock_sync = SqlStockSyncRepository(self.conn, self.clock, self.driver)
         self._published = []
         self._committed = []
         return self
@@ -67,6 +75,7 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            self.driver.discard()
             if self.tx.is_active:
                 self.tx.rollback()
         finally:
@@ -89,13 +98,15 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         events = self._collect()
-        write_events(self.conn, events, self.clock.now())
+        write_events(self.conn, events, self.clock.now(), self.driver)
+        self.driver.flush(commit=True)
         self.tx.commit()
         self._committed = events
         if events:
             self.wakeup.wake()
 
     def rollback(self) -> None:
+        self.driver.discard()
         self.tx.rollback()
 
     def committed_events(self) -> list[Event]:

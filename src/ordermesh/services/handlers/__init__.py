@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ordermesh.domain import commands, events
-from ordermesh.services.handlers import catalogue, orders, stock
+from ordermesh.services.handlers import catalogue, orders, stock, stock_sync
 from ordermesh.services.messagebus import CommandHandler, EventHandler
 
 COMMAND_HANDLERS: dict[type[commands.Command], CommandHandler] = {
@@ -23,9 +23,15 @@ COMMAND_HANDLERS: dict[type[commands.Command], CommandHandler] = {
     commands.UpsertProducts: catalogue.upsert_products,
     commands.CreateLocation: catalogue.create_location,
     commands.UpsertListing: catalogue.upsert_listing,
+    commands.RecomputeListings: stock_sync.recompute_listings,
+    commands.ConfigureStockSync: stock_sync.configure_stock_sync,
+    commands.SetSkuBuffer: stock_sync.set_sku_buffer,
 }
 
 EVENT_HANDLERS: dict[type[events.Event], list[EventHandler]] = {
-    events.StockChanged: [stock.retry_backorders_when_stock_arrives],
+    events.StockChanged: [
+        stock.retry_backorders_when_stock_arrives,
+        stock_sync.recompute_when_stock_changes,
+    ],
     events.HoldReleased: [orders.allocate_when_hold_released],
 }

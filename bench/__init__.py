@@ -1,0 +1,1 @@
+"""ordermesh benchmarks: `python -m bench` (full sizes) or `python -m bench --quick` (toy sizes)."""

@@ -1,0 +1,243 @@
+"""(d) the HTTP API: GET and POST /api/v1/orders at 32 connections, requests/s and p99.
+
+The server runs in a subprocess on a free loopback port; the load comes from `wrk` (with a
+Lua script for POST bodies) or, if wrk is missing, from bench.loadgen in another process."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.allocation import ADDRESS, PRICE
+from bench.databases import Target, restock_if_low
+from bench.sizes import Sizes
+from ordermesh.bootstrap import Ordermesh
+from ordermesh.domain import commands as c
+
+ORDERS = "/api/v1/orders"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Skipped(Exception):
+    """The API cannot be benchmarked here; the reason is recorded instead of figures."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(target: Target) -> Iterator[str]:
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        yield from _serving(target, port, log)
+
+
+def _serving(target: Target, port: int, log: Any) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.api_server", target.url, str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ORDERMESH_LOG_LEVEL": "WARNING"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"the API server exited ({process.returncode}):\n{tail}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not answer /health within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_WRK_POST = """
+local skus = {skus}
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+request = function()
+  local first = math.random(0, math.max(skus - 3, 0))
+  local lines = {{}}
+  for n = 0, 2 do
+    lines[#lines + 1] = string.format(
+      '{{"sku": "SKU-%06d", "quantity": 1, "unit_price": "{price}"}}', first + n)
+  end
+  local body = '{{"lines": [' .. table.concat(lines, ", ") .. '], "currency": "EUR", '
+    .. '"shipping_address": {address}}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str, seconds: float) -> dict[str, Any]:
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests": requests,
+        "errors": int(bad.group(1)) if bad else 0,
+        "socket_errors": socket_errors.group(1).strip() if socket_errors else "",
+        "per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(re.search(r"\s50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _ms(re.search(r"\s99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+    }
+
+
+def _wrk(
+    url: str, method: str, key: str, connections: int, seconds: float, skus: int
+) -> dict[str, Any]:
+    threads = min(2, connections)
+    duration = max(1, round(seconds))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if method == "POST":
+            address = orjson.dumps(
+                {
+                    "name": ADDRESS.name,
+                    "line1": ADDRESS.line1,
+                    "city": ADDRESS.city,
+                    "postal_code": ADDRESS.postal_code,
+                    "country": ADDRESS.country,
+                }
+            ).decode()
+            script.write(_WRK_POST.format(skus=skus, key=key, price=PRICE, address=address))
+        else:
+            script.write(f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+    try:
+        done = subprocess.run(
+            [*command, "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        )
+    finally:
+        os.unlink(script.name)
+    return {"tool": "wrk", **parse_wrk(done.stdout, duration)}
+
+
+def _python(
+    url: str, method: str, key: str, connections: int, seconds: float, skus: int
+) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--url",
+            url,
+            "--method",
+            method,
+            "--key",
+            key,
+            "--connections",
+            str(connections),
+            "--seconds",
+            str(seconds),
+            "--skus",
+            str(skus),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
+    return {"tool": "bench.loadgen (asyncio)", **orjson.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def load(
+    url: str, method: str, key: str, connections: int, seconds: float, skus: int
+) -> dict[str, Any]:
+    if shutil.which("wrk") and os.environ.get("BENCH_NO_WRK") != "1":
+        return _wrk(url, method, key, connections, seconds, skus)
+    return _python(url, method, key, connections, seconds, skus)
+
+
+def run(
+    om: Ordermesh,
+    target: Target,
+    skus: list[str],
+    sizes: Sizes,
+    progress: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    if importlib.util.find_spec("ordermesh.entrypoints.api.server") is None:
+        raise Skipped("ordermesh.entrypoints.api.server is not there yet (the API is not written)")
+    try:
+        importlib.import_module("ordermesh.entrypoints.api.app")
+        importlib.import_module("ordermesh.entrypoints.api.server")
+    except ImportError as exc:
+        raise Skipped(f"the API does not import: {exc}") from exc
+    restock_if_low(om)
+    for i in range(sizes.api_orders):
+        first = (i * 3) % max(len(skus) - 3, 1)
+        om.handle(
+            c.CreateOrder(
+                tuple(c.NewLine(s, 1, PRICE) for s in skus[first : first + 3]),
+                ADDRESS,
+                buyer_name="Ada",
+            )
+        )
+    _, key = om.api_keys.create("bench", "operator")
+    rows = []
+    with server(target) as base:
+        for method in ("GET", "POST"):
+            figures = load(
+                f"{base}{ORDERS}", method, key, sizes.api_connections, sizes.api_seconds, len(skus)
+            )
+            progress(
+                f"  api {target.backend} {method} {ORDERS} x{sizes.api_connections}: "
+                f"{figures['per_second']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
+                f"p99 {figures['p99_ms']:.1f} ms, errors {figures['errors']} ({figures['tool']})"
+            )
+            rows.append(
+                {
+                    "backend": target.backend,
+                    "method": method,
+                    "path": ORDERS,
+                    "connections": sizes.api_connections,
+                    "seconds": sizes.api_seconds,
+                    **figures,
+                }
+            )
+    return rows

@@ -1,0 +1,67 @@
+"""Channel connectors, chosen by the account's channel, and what they share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from ordermesh.adapters.channels.accounts import SqlChannelAccounts
+from ordermesh.adapters.channels.amazon import AmazonConnectors
+from ordermesh.adapters.channels.amazon.client import RetryPolicy
+from ordermesh.adapters.channels.credentials import CredentialBox
+from ordermesh.adapters.channels.rate_limits import SqlTokenBuckets
+from ordermesh.adapters.channels.shopify import shopify_connector
+from ordermesh.adapters.db.engine import Database
+from ordermesh.ports.channels import (
+    ChannelAccount,
+    ChannelConnector,
+    ChannelError,
+    ConnectorFactory,
+)
+from ordermesh.ports.clock import Clock
+
+
+class Connectors:
+    """`ConnectorFactory` over every channel ordermesh knows."""
+
+    def __init__(self, factories: Mapping[str, ConnectorFactory]) -> None:
+        self.factories = dict(factories)
+
+    def __call__(self, account: ChannelAccount) -> ChannelConnector:
+        factory = self.factories.get(account.channel)
+        if factory is None:
+            raise ChannelError(f"ordermesh has no connector for channel {account.channel!r}")
+        return factory(account)
+
+
+@dataclass
+class ChannelAdapters:
+    accounts: SqlChannelAccounts
+    buckets: SqlTokenBuckets
+    connectors: Connectors
+    amazon: AmazonConnectors
+
+    def close(self) -> None:
+        self.amazon.close()
+
+
+def channel_adapters(
+    db: Database,
+    clock: Clock,
+    secret_key: str,
+    *,
+    http: httpx.Client | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+) -> ChannelAdapters:
+    buckets = SqlTokenBuckets(db, clock)
+    amazon = AmazonConnectors(buckets, clock, http=http, sleep=sleep, retry=retry)
+    return ChannelAdapters(
+        accounts=SqlChannelAccounts(db, clock, CredentialBox(secret_key)),
+        buckets=buckets,
+        connectors=Connectors({"amazon": amazon, "shopify": shopify_connector}),
+        amazon=amazon,
+    )

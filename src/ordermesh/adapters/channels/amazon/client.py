@@ -1,0 +1,358 @@
+"""SP-API over HTTP: LWA access tokens, usage-plan rate limits, retries and paging.
+
+No business meaning lives here: the client fetches JSON and says precisely what went wrong
+when it cannot. The sync use case never sees this module; it talks to the connector."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+import stamina
+from pydantic import ValidationError
+
+from ordermesh.adapters.channels.amazon import wire
+from ordermesh.adapters.channels.amazon.settings import AmazonAccountSettings, AmazonCredentials
+from ordermesh.adapters.channels.rate_limits import UsagePlan
+from ordermesh.ports.channels import ChannelError, NeedsReauthorisation
+from ordermesh.ports.clock import Clock
+
+# Default usage plans (requests per second, burst) from each operation's "Usage Plan" table in
+# Amazon's models; `x-amzn-RateLimit-Limit` replaces the rate when Amazon grants more.
+USAGE_PLANS: dict[str, UsagePlan] = {
+    # orders_2026-01-01.json
+    "searchOrders": UsagePlan(0.0056, 20),
+    "getOrder": UsagePlan(0.5, 30),
+    # ordersV0.json
+    "confirmShipment": UsagePlan(2.0, 10),
+    "updateShipmentStatus": UsagePlan(5.0, 15),
+    # listingsItems_2021-08-01.json
+    "getListingsItem": UsagePlan(5.0, 10),
+    "patchListingsItem": UsagePlan(5.0, 5),
+    # feeds_2021-06-30.json
+    "createFeedDocument": UsagePlan(0.5, 15),
+    "createFeed": UsagePlan(0.0083, 15),
+    "getFeed": UsagePlan(2.0, 15),
+    # fbaInventory.json
+    "getInventorySummaries": UsagePlan(2.0, 2),
+}
+# An operation missing above is paced as the slowest common plan rather than not at all.
+UNKNOWN_OPERATION = UsagePlan(0.0167, 1)
+
+TOKEN_MARGIN = timedelta(seconds=60)
+"""An access token is renewed this long before Amazon says it expires."""
+
+USER_AGENT = f"ordermesh/0.1 (Language=Python/{platform.python_version()})"
+_SNIPPET = 200
+_MAX_PAGES = 10_000
+_REAUTHORISE = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+
+
+class AmazonRefused(ChannelError):
+    """Amazon answered 4xx: retrying the same request will not help."""
+
+    def __init__(self, operation: str, status: int, errors: str) -> None:
+        super().__init__(f"Amazon refused {operation} ({status}): {errors}")
+        self.status = status
+
+
+class TransientFailure(ChannelError):
+    """Worth another try shortly (429, 5xx, timeouts, a cut-off body)."""
+
+
+class RateLimited(ChannelError):
+    """The next token is further away than we are willing to wait in one sync."""
+
+
+class TokenBuckets(Protocol):
+    def take(self, key: str, plan: UsagePlan) -> float: ...
+    def drain(self, key: str) -> None: ...
+    def adjust_rate(self, key: str, rate: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    wait_initial: float = 1.0
+    wait_max: float = 30.0
+    wait_jitter: float = 1.0
+    give_up_after: float = 300.0
+    """Seconds of retrying one request (waits for rate-limit tokens not included)."""
+    request_timeout: float = 30.0
+    max_token_wait: float = 900.0
+    """Seconds one request may wait for a rate-limit token before the sync stops for now."""
+
+
+def _errors_text(response: httpx.Response) -> str:
+    try:
+        errors = wire.ErrorList.model_validate_json(response.content).errors
+    except ValidationError:
+        return _snippet(response.content)
+    described = "; ".join(
+        f"{e.code}: {e.message}" + (f" ({e.details})" if e.details else "") for e in errors
+    )
+    return described or _snippet(response.content)
+
+
+def _snippet(content: bytes) -> str:
+    text = content[:_SNIPPET].decode("utf-8", "replace")
+    return repr(text + ("…" if len(content) > _SNIPPET else ""))
+
+
+def _json(operation: str, response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as garbage:
+        raise TransientFailure(
+            f"{operation} answered {response.status_code} with {len(response.content)} bytes "
+            f"that are not JSON ({garbage}); it began {_snippet(response.content)}"
+        ) from garbage
+
+
+class LwaTokens:
+    """Access tokens per (token URL, client, refresh token), shared by every connector in the
+    process. Renewed a minute before expiry; concurrent renewals of one grant collapse into
+    one request (a lock per grant)."""
+
+    def __init__(self, http: httpx.Client, clock: Clock, retry: RetryPolicy) -> None:
+        self.http, self.clock, self.retry = http, clock, retry
+        self._tokens: dict[str, tuple[str, datetime]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.requests = 0
+
+    @staticmethod
+    def _key(url: str, settings: AmazonAccountSettings, credentials: AmazonCredentials) -> str:
+        raw = "\n".join((url, settings.lwa_client_id, credentials.refresh_token.get_secret_value()))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get(self, settings: AmazonAccountSettings, credentials: AmazonCredentials) -> str:
+        url = settings.token_url
+        key = self._key(url, settings, credentials)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            cached = self._tokens.get(key)
+            if cached is not None and self.clock.now() < cached[1]:
+                return cached[0]
+            token, expires_at = self._request(url, settings, credentials)
+            self._tokens[key] = (token, expires_at)
+            return token
+
+    def forget(self, settings: AmazonAccountSettings, credentials: AmazonCredentials) -> None:
+        with self._guard:
+            self._tokens.pop(self._key(settings.token_url, settings, credentials), None)
+
+    def _request(
+        self, url: str, settings: AmazonAccountSettings, credentials: AmazonCredentials
+    ) -> tuple[str, datetime]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.refresh_token.get_secret_value(),
+            "client_id": settings.lwa_client_id,
+            "client_secret": credentials.lwa_client_secret.get_secret_value(),
+        }
+        for attempt in stamina.retry_context(
+            on=TransientFailure,
+            attempts=self.retry.attempts,
+            timeout=self.retry.give_up_after,
+            wait_initial=self.retry.wait_initial,
+            wait_max=self.retry.wait_max,
+            wait_jitter=self.retry.wait_jitter,
+        ):
+            with attempt:
+                return self._exchange(url, form)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(self, url: str, form: Mapping[str, str]) -> tuple[str, datetime]:
+        self.requests += 1
+        try:
+            response = self.http.post(
+                url,
+                data=dict(form),
+                headers={"user-agent": USER_AGENT},
+                timeout=self.retry.request_timeout,
+            )
+        except httpx.TimeoutException as slow:
+            raise TransientFailure(f"LWA did not answer in time ({slow})") from slow
+        except httpx.TransportError as failed:
+            raise TransientFailure(
+                f"LWA unreachable: {type(failed).__name__}: {failed}"
+            ) from failed
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientFailure(f"LWA answered {response.status_code}")
+        body = _json("LWA token", response)
+        if response.status_code != 200:
+            try:
+                refused = wire.LwaError.model_validate(body)
+            except ValidationError:
+                refused = wire.LwaError(error="", error_description=_snippet(response.content))
+            why = f"{refused.error}: {refused.error_description}".strip(": ")
+            if refused.error in _REAUTHORISE:
+                raise NeedsReauthorisation(
+                    f"Amazon no longer accepts this account's authorisation ({why}); the seller "
+                    "must authorise ordermesh again in Seller Central"
+                )
+            raise AmazonRefused("the LWA token request", response.status_code, why)
+        try:
+            token = wire.LwaToken.model_validate(body)
+        except ValidationError as invalid:
+            raise TransientFailure(f"LWA answered without an access token: {invalid}") from invalid
+        expires_at = self.clock.now() + timedelta(seconds=token.expires_in) - TOKEN_MARGIN
+        return token.access_token, expires_at
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SpApiClient:
+    """One seller account's view of the SP-API."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        settings: AmazonAccountSettings,
+        credentials: AmazonCredentials,
+        tokens: LwaTokens,
+        buckets: TokenBuckets,
+        sleep: Callable[[float], None],
+        retry: RetryPolicy,
+    ) -> None:
+        self.http, self.settings, self.credentials = http, settings, credentials
+        self.tokens, self.buckets, self.sleep, self.retry = tokens, buckets, sleep, retry
+        self._rates: dict[str, float] = {}
+
+    def _bucket(self, operation: str) -> str:
+        return f"amazon:{self.settings.selling_partner_id}:{operation}"
+
+    def _wait_for_token(self, operation: str) -> None:
+        plan = USAGE_PLANS.get(operation, UNKNOWN_OPERATION)
+        waited = 0.0
+        while (wait := self.buckets.take(self._bucket(operation), plan)) > 0:
+            if waited + wait > self.retry.max_token_wait:
+                raise RateLimited(
+                    f"{operation}: the next request is allowed in {waited + wait:.0f} s "
+                    f"(usage plan {plan.rate:g}/s, burst {plan.burst:g}); resuming next sync"
+                )
+            self.sleep(wait)
+            waited += wait
+
+    def _note_rate(self, operation: str, response: httpx.Response) -> None:
+        header = response.headers.get("x-amzn-RateLimit-Limit")
+        if not header:
+            return
+        try:
+            rate = float(header)
+        except ValueError:
+            return
+        if rate > 0 and self._rates.get(operation) != rate:
+            self._rates[operation] = rate
+            self.buckets.adjust_rate(self._bucket(operation), rate)
+
+    def call(
+        self, operation: str, method: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """The parsed JSON answer. Raises NeedsReauthorisation, AmazonRefused (4xx), or a
+        ChannelError that says what came back once retries are spent."""
+        for attempt in stamina.retry_context(
+            on=TransientFailure,
+            attempts=self.retry.attempts,
+            timeout=self.retry.give_up_after,
+            wait_initial=self.retry.wait_initial,
+            wait_max=self.retry.wait_max,
+            wait_jitter=self.retry.wait_jitter,
+        ):
+            with attempt:
+                return self._once(operation, method, path, params or {})
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self, operation: str, method: str, path: str, params: Mapping[str, Any]
+    ) -> httpx.Response:
+        self._wait_for_token(operation)
+        token = self.tokens.get(self.settings, self.credentials)
+        try:
+            response = self.http.request(
+                method,
+                self.settings.base_url + path,
+                params=params,
+                headers={
+                    "x-amz-access-token": token,
+                    "x-amz-date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+                    "user-agent": USER_AGENT,
+                    "accept": "application/json",
+                },
+                timeout=self.retry.request_timeout,
+            )
+        except httpx.TimeoutException as slow:
+            raise TransientFailure(
+                f"{operation} did not answer within {self.retry.request_timeout:g} s"
+            ) from slow
+        except httpx.TransportError as failed:
+            raise TransientFailure(
+                f"{operation} unreachable: {type(failed).__name__}: {failed}"
+            ) from failed
+        self._note_rate(operation, response)
+        return response
+
+    def _once(self, operation: str, method: str, path: str, params: Mapping[str, Any]) -> Any:
+        response = self._send(operation, method, path, params)
+        if response.status_code == 403:
+            # A token revoked or expired early: renew it once. If the seller revoked the app,
+            # renewing says invalid_grant and NeedsReauthorisation is raised from here.
+            self.tokens.forget(self.settings, self.credentials)
+            self.tokens.get(self.settings, self.credentials)
+            response = self._send(operation, method, path, params)
+        status = response.status_code
+        if status == 429:
+            self.buckets.drain(self._bucket(operation))
+            raise TransientFailure(f"{operation} throttled (429): {_errors_text(response)}")
+        if status >= 500:
+            raise TransientFailure(
+                f"{operation} failed on Amazon's side ({status}): {_errors_text(response)}"
+            )
+        if status >= 400:
+            raise AmazonRefused(operation, status, _errors_text(response))
+        if status == 204 or not response.content:
+            return None
+        return _json(operation, response)
+
+    # -- Orders API v2026-01-01 ------------------------------------------------------------
+    def search_orders(
+        self,
+        *,
+        last_updated_after: datetime,
+        last_updated_before: datetime,
+        included_data: Sequence[str],
+    ) -> Iterator[wire.SearchOrdersPage]:
+        """Every page of orders updated within the window, following `nextToken`."""
+        params: dict[str, Any] = {
+            "lastUpdatedAfter": _iso(last_updated_after),
+            "lastUpdatedBefore": _iso(last_updated_before),
+            "marketplaceIds": ",".join(self.settings.marketplace_ids),
+            "includedData": ",".join(included_data),
+            "maxResultsPerPage": self.settings.page_size,
+        }
+        for _ in range(_MAX_PAGES):
+            body = self.call("searchOrders", "GET", "/orders/2026-01-01/orders", params)
+            try:
+                page = wire.SearchOrdersPage.model_validate(body)
+            except ValidationError as invalid:
+                raise ChannelError(
+                    f"searchOrders answered JSON that is not a page of orders: {invalid}"
+                ) from invalid
+            yield page
+            next_token = page.pagination.next_token if page.pagination else None
+            if not next_token:
+                return
+            params = {**params, "paginationToken": next_token}
+        raise ChannelError(f"searchOrders kept paging past {_MAX_PAGES} pages")

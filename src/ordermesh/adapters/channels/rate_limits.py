@@ -1,0 +1,116 @@
+"""Token buckets shared by every worker through the database, one per (seller, operation).
+
+A bucket refills continuously at `rate` tokens a second up to `burst`. Taking a token is one
+guarded UPDATE (compare-and-set on the row as read), so two workers can never spend the same
+token, on SQLite or PostgreSQL; a caller that finds the bucket empty is told how long to wait
+instead of firing a request the channel would refuse with 429."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import Database
+from ordermesh.adapters.db.repositories import insert_ignoring_conflicts
+from ordermesh.ports.clock import Clock
+
+_b = t.rate_limit_buckets.c
+_CAS_ATTEMPTS = 20
+_EPSILON = 1e-9
+_MIN_WAIT = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePlan:
+    rate: float
+    """Requests per second, sustained."""
+    burst: float
+    """How many requests may go at once after a quiet spell."""
+
+
+class SqlTokenBuckets:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+
+    def _transaction(self, work: Any) -> Any:
+        lock = self.db.write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.db.writer.begin() as conn:
+                return work(conn)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def take(self, key: str, plan: UsagePlan) -> float:
+        """Take one token: 0.0 if taken, else the seconds until one is due (nothing taken)."""
+
+        def attempt(conn: Connection) -> float | None:
+            now = self.clock.now()
+            row = conn.execute(
+                select(_b.tokens, _b.rate, _b.burst, _b.updated_at).where(_b.key == key)
+            ).first()
+            if row is None:
+                conn.execute(
+                    insert_ignoring_conflicts(conn, t.rate_limit_buckets).values(
+                        key=key,
+                        tokens=plan.burst,
+                        rate=plan.rate,
+                        burst=plan.burst,
+                        updated_at=now,
+                    )
+                )
+                return None
+            elapsed = max(0.0, (now - row.updated_at).total_seconds())
+            available = min(row.burst, row.tokens + elapsed * row.rate)
+            if available < 1.0 - _EPSILON:
+                if row.rate <= 0:
+                    return 60.0
+                # Never less than a millisecond: a wait that rounds to no time at all would
+                # spin on a clock that counts in microseconds.
+                return max(_MIN_WAIT, (1.0 - available) / row.rate)
+            taken = conn.execute(
+                update(t.rate_limit_buckets)
+                .where(
+                    _b.key == key,
+                    _b.tokens == row.tokens,
+                    _b.updated_at == row.updated_at,
+                )
+                .values(tokens=max(0.0, available - 1.0), updated_at=max(now, row.updated_at))
+            )
+            return 0.0 if taken.rowcount == 1 else None
+
+        for _ in range(_CAS_ATTEMPTS):
+            wait = self._transaction(attempt)
+            if wait is not None:
+                return wait
+        # Many workers raced for the same bucket: let this one step back briefly.
+        return 0.05
+
+    def drain(self, key: str) -> None:
+        """The channel said 429: whatever we believed, the bucket is empty for everyone."""
+        now = self.clock.now()
+        self._transaction(
+            lambda conn: conn.execute(
+                update(t.rate_limit_buckets).where(_b.key == key).values(tokens=0.0, updated_at=now)
+            )
+        )
+
+    def adjust_rate(self, key: str, rate: float) -> None:
+        """The channel told us the rate it applies (sellers with more traffic get more)."""
+        if rate <= 0:
+            return
+        self._transaction(
+            lambda conn: conn.execute(
+                update(t.rate_limit_buckets).where(_b.key == key, _b.rate != rate).values(rate=rate)
+            )
+        )
+
+    def level(self, key: str) -> dict[str, Any] | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(t.rate_limit_buckets).where(_b.key == key)).first()
+        return dict(row._mapping) if row is not None else None

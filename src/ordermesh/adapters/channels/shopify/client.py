@@ -1,0 +1,310 @@
+"""The Admin GraphQL endpoint over HTTP, paced by Shopify's calculated query cost.
+
+Shopify meters each shop with a leaky bucket of cost points (shopify.dev, "API rate limits"):
+every answer carries `extensions.cost.throttleStatus` (maximumAvailable, currentlyAvailable,
+restoreRate). The client keeps a model of that bucket per shop, refreshed by every answer and
+shared by every client of the shop in this process, and waits before a query until the bucket
+holds what the query is expected to cost, so requests are not refused in the first place. A
+THROTTLED answer is retried after the time the bucket needs to refill; 5xx answers, 429s and
+network failures are retried with exponential backoff and jitter. What still fails is raised as
+a `ChannelError`, which the sync records on the account, so a failing shop shows as failing
+and the other channels carry on.
+
+No business meaning here: orders, fulfilments and stock are in connector.py."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stamina
+from pydantic import ValidationError
+
+from ordermesh.adapters.channels.shopify.settings import ShopifySettings
+from ordermesh.adapters.channels.shopify.wire import QueryCost, ThrottleStatus
+from ordermesh.ports.channels import ChannelError, NeedsReauthorisation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPECTED_COST = 50.0
+"""What a query not seen before is assumed to cost, until Shopify says what it did cost."""
+SAFETY_SECONDS = 0.1
+"""Pacing aims for this much refill beyond a query's cost: our clock and Shopify's are not the
+same clock, and a bucket estimated a hair too full costs a THROTTLED round trip."""
+THROTTLED_ATTEMPTS = 6
+TRANSIENT_ATTEMPTS = 5
+
+
+class ShopifyError(ChannelError):
+    """Shopify could not do what was asked; the message says why, for the account's status."""
+
+
+class ShopifyThrottled(ShopifyError):
+    pass
+
+
+class ShopifyUnavailable(ShopifyError):
+    """Shopify kept failing (5xx, timeouts) through every retry."""
+
+
+class ShopifyQueryError(ShopifyError):
+    """Shopify refused the query itself (a GraphQL error other than THROTTLED)."""
+
+
+class _Transient(Exception):
+    """An answer worth trying again: a 5xx or a 429."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _backoff(exc: Exception) -> bool | float:
+    """stamina's hook: retry transient failures, after Retry-After when Shopify gives one."""
+    if isinstance(exc, _Transient):
+        return exc.retry_after if exc.retry_after else True
+    return isinstance(exc, httpx.TimeoutException | httpx.TransportError)
+
+
+@dataclass
+class _Bucket:
+    maximum: float
+    available: float
+    restore_rate: float
+    seen_at: float
+
+
+class CostPacer:
+    """A model of one shop's cost bucket: how long to wait before a query of a given cost."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._bucket: _Bucket | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, status: ThrottleStatus) -> None:
+        with self._lock:
+            self._bucket = _Bucket(
+                status.maximum_available,
+                status.currently_available,
+                status.restore_rate,
+                self._monotonic(),
+            )
+
+    def available(self) -> float | None:
+        with self._lock:
+            b = self._bucket
+            if b is None:
+                return None
+            refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
+            return min(b.maximum, refilled)
+
+    def wait_for(self, cost: float) -> float:
+        """Seconds until the bucket should hold `cost` points (0 when it does already)."""
+        with self._lock:
+            b = self._bucket
+            if b is None or b.restore_rate <= 0:
+                return 0.0
+            need = min(cost + b.restore_rate * SAFETY_SECONDS, b.maximum)
+            refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
+            return max(0.0, (need - min(b.maximum, refilled)) / b.restore_rate)
+
+    def spend(self, cost: float) -> None:
+        """Count a query as sent before its answer arrives, so parallel callers queue up."""
+        with self._lock:
+            if self._bucket is not None:
+                self._bucket.available -= cost
+
+
+_PACERS: dict[str, CostPacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def pacer_for(shop_domain: str, monotonic: Callable[[], float] = time.monotonic) -> CostPacer:
+    """The one pacer of this shop in this process: the bucket is the shop's, not a client's."""
+    with _PACERS_LOCK:
+        pacer = _PACERS.get(shop_domain)
+        if pacer is None:
+            pacer = _PACERS[shop_domain] = CostPacer(monotonic)
+        return pacer
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    data: dict[str, Any]
+    cost: QueryCost | None
+
+
+class ShopifyClient:
+    def __init__(
+        self,
+        settings: ShopifySettings,
+        *,
+        http: httpx.Client | None = None,
+        pacer: CostPacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self._http = http or httpx.Client(timeout=timeout)
+        self._owns_http = http is None
+        self.pacer = pacer or pacer_for(settings.shop_domain)
+        self._sleep = sleep
+        self._expected: dict[str, float] = {}
+        self.requests = 0
+        """HTTP requests sent, for tests and metrics."""
+        self.throttled = 0
+        """THROTTLED answers received; the pacing should keep this at zero."""
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        expected_cost: float | None = None,
+    ) -> Answer:
+        """Run one GraphQL operation and return its data. Raises ShopifyError subclasses,
+        NeedsReauthorisation when the token is refused."""
+        key = hashlib.sha1(query.encode()).hexdigest()
+        for _ in range(THROTTLED_ATTEMPTS):
+            cost = self._expected.get(key, expected_cost or DEFAULT_EXPECTED_COST)
+            wait = self.pacer.wait_for(cost)
+            if wait > 0:
+                log.debug("shopify %s: waiting %.2fs for %s cost points", self._shop, wait, cost)
+                self._sleep(wait)
+            self.pacer.spend(cost)
+            body = self._post(query, variables)
+            answer_cost = self._observe(body)
+            if answer_cost is not None and answer_cost.requested_query_cost is not None:
+                self._expected[key] = answer_cost.requested_query_cost
+            errors = body.get("errors") or []
+            if _throttled(errors):
+                self.throttled += 1
+                log.info("shopify %s: THROTTLED, waiting for the bucket to refill", self._shop)
+                if answer_cost is None or answer_cost.throttle_status is None:
+                    # No bucket figures to go by: give it a second before trying again.
+                    self._sleep(1.0)
+                continue
+            if errors:
+                raise ShopifyQueryError(f"Shopify refused the query: {_messages(errors)}")
+            data = body.get("data")
+            if not isinstance(data, dict):
+                raise ShopifyQueryError("Shopify answered without data")
+            return Answer(data, answer_cost)
+        raise ShopifyThrottled(
+            f"Shopify kept throttling {self._shop} after {THROTTLED_ATTEMPTS} attempts"
+        )
+
+    @property
+    def _shop(self) -> str:
+        return self.settings.shop_domain
+
+    def _observe(self, body: Mapping[str, Any]) -> QueryCost | None:
+        raw = (body.get("extensions") or {}).get("cost")
+        if not raw:
+            return None
+        try:
+            cost = QueryCost.model_validate(raw)
+        except ValidationError:
+            return None
+        if cost.throttle_status is not None:
+            self.pacer.observe(cost.throttle_status)
+        return cost
+
+    def _post(self, query: str, variables: Mapping[str, Any] | None) -> dict[str, Any]:
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff,
+                attempts=TRANSIENT_ATTEMPTS,
+                timeout=120.0,
+                wait_initial=0.5,
+                wait_max=20.0,
+            ):
+                with attempt:
+                    if attempt.num > 1:
+                        log.warning(
+                            "shopify %s: attempt %d after a transient failure",
+                            self._shop,
+                            attempt.num,
+                        )
+                    return self._send(query, variables)
+        except _Transient as exc:
+            raise ShopifyUnavailable(
+                f"Shopify answered HTTP {exc.status} for {self._shop} through "
+                f"{TRANSIENT_ATTEMPTS} attempts"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ShopifyUnavailable(
+                f"Shopify could not be reached for {self._shop}: {type(exc).__name__}: {exc}"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, query: str, variables: Mapping[str, Any] | None) -> dict[str, Any]:
+        self.requests += 1
+        response = self._http.post(
+            self.settings.graphql_url,
+            json={"query": query, "variables": dict(variables or {})},
+            headers={
+                "X-Shopify-Access-Token": self.settings.access_token,
+                "Accept": "application/json",
+            },
+        )
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Transient(status, _retry_after(response))
+        if status == 401:
+            raise NeedsReauthorisation(
+                f"Shopify refused the access token for {self._shop}: the app was uninstalled "
+                "or its token revoked; install the app again"
+            )
+        if status == 402:
+            raise ShopifyError(f"{self._shop} is frozen (HTTP 402): its Shopify bill is unpaid")
+        if status == 403:
+            raise ShopifyError(
+                f"Shopify refused access for {self._shop} (HTTP 403): the app lacks a scope"
+            )
+        if status == 404:
+            raise ShopifyError(f"no Shopify shop answers at {self.settings.graphql_url}")
+        if status >= 400:
+            raise ShopifyError(f"Shopify answered HTTP {status} for {self._shop}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise _Transient(status, None) from exc
+        if not isinstance(body, dict):
+            raise ShopifyQueryError("Shopify answered with something other than an object")
+        return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _throttled(errors: list[Any]) -> bool:
+    return any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED"
+        for e in errors
+    )
+
+
+def _messages(errors: Any) -> str:
+    if isinstance(errors, list):
+        return "; ".join(
+            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+        )
+    return str(errors)

@@ -1,0 +1,53 @@
+"""Run the API (and the dashboard) with uvicorn: one process, uvloop and httptools when
+installed, access log off (the metrics count requests; a log line each would cost more)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import uvicorn
+from fastapi import FastAPI
+
+from ordermesh.bootstrap import Ordermesh
+from ordermesh.entrypoints.api.app import create_app
+
+
+def application(om: Ordermesh, *, dashboard: bool = True) -> FastAPI:
+    """The API, and the dashboard beside it when it is installed."""
+    app = create_app(om)
+    if dashboard and importlib.util.find_spec("ordermesh.entrypoints.web") is not None:
+        from ordermesh.entrypoints.web.app import mount_web
+
+        mount_web(app, om)
+    return app
+
+
+def config(
+    om: Ordermesh,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = False,
+    dashboard: bool = True,
+) -> uvicorn.Config:
+    fast = importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptools")
+    return uvicorn.Config(
+        application(om, dashboard=dashboard),
+        host=host,
+        port=port,
+        loop="uvloop" if fast else "asyncio",
+        http="httptools" if fast else "h11",
+        access_log=access_log,
+        log_level=om.settings.log_level.lower(),
+        # A logging setup already made (structured logs) stays in charge; without one,
+        # uvicorn's own shows where the server listens.
+        log_config=None if logging.getLogger().handlers else uvicorn.config.LOGGING_CONFIG,
+        # Keep-alive long enough for benchmark and SDK clients that pool connections.
+        timeout_keep_alive=30,
+    )
+
+
+def serve(om: Ordermesh, host: str | None = None, port: int | None = None) -> None:
+    """Serve until interrupted (the lifespan starts the in-process worker if enabled)."""
+    uvicorn.Server(config(om, host or om.settings.host, port or om.settings.port)).run()

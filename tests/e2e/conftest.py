@@ -1,0 +1,80 @@
+"""The API served for real: uvicorn on a free loopback port in a thread, httpx as the client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from ordermesh.bootstrap import Ordermesh
+from ordermesh.entrypoints.api.server import config
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(om: Ordermesh, *, dashboard: bool = False) -> Iterator[str]:
+    """Serve the API (with the dashboard if asked) until the block ends; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(config(om, "127.0.0.1", port, dashboard=dashboard))
+    # Signal handlers belong to the main thread, which pytest keeps.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Api:
+    """A client per role, all against one running server."""
+
+    url: str
+    admin: httpx.Client
+    operator: httpx.Client
+    viewer: httpx.Client
+    anonymous: httpx.Client
+
+
+def _client(url: str, key: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def api(om: Ordermesh) -> Iterator[Api]:
+    keys = {
+        role: om.api_keys.create(f"{role} key", role)[1] for role in ("admin", "operator", "viewer")
+    }
+    with serving(om) as url:
+        clients = Api(
+            url,
+            _client(url, keys["admin"]),
+            _client(url, keys["operator"]),
+            _client(url, keys["viewer"]),
+            _client(url, None),
+        )
+        try:
+            yield clients
+        finally:
+            for c in (clients.admin, clients.operator, clients.viewer, clients.anonymous):
+                c.close()

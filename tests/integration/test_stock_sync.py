@@ -1,0 +1,321 @@
+"""Stock sync: every stock movement puts the latest figure of each affected listing in its
+channel's push queue, and draining the queue sends it, urgent first, latest figure only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ordermesh.bootstrap import Ordermesh, bootstrap
+from ordermesh.config import Settings
+from ordermesh.domain import commands as c
+from ordermesh.domain.availability import Rule
+from ordermesh.domain.errors import NotFound, ValidationFailed
+from ordermesh.ports.stock_sync import Push, PushOutcome, PushResult
+from tests.builders.catalogue import a_bundle, a_location, a_product, an_order, stock
+
+SHOP = "shopify-main"
+AMAZON = "amazon-de"
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+class Channel:
+    """A channel's listed quantities as a sender sets them; it can be taken down."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, int]]] = []
+        self.shows: dict[str, int] = {}
+        self.down = False
+        self.during_send: list = []
+
+    def send(self, batch: Sequence[Push]) -> list[PushResult]:
+        if self.down:
+            raise ConnectionError("503 Service Unavailable")
+        self.batches.append([(p.channel_sku, p.quantity) for p in batch])
+        for react in self.during_send:
+            react()
+        self.during_send = []
+        for p in batch:
+            self.shows[p.channel_sku] = p.quantity
+        return [PushResult(p.channel_sku, PushOutcome.SENT) for p in batch]
+
+    @property
+    def sent(self) -> list[tuple[str, int]]:
+        return [push for batch in self.batches for push in batch]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def om(database_url: str, clock: ManualClock) -> Iterator[Ordermesh]:
+    app = bootstrap(
+        Settings(database_url=database_url, env="test", worker=False), clock=clock, migrate=False
+    )
+    try:
+        a_location(app, "WH1")
+        yield app
+    finally:
+        app.close()
+
+
+def listed(om: Ordermesh, sku: str, *accounts: str) -> None:
+    for account in accounts:
+        om.handle(c.UpsertListing(account, f"{sku}@{account}", sku))
+
+
+def drain(om: Ordermesh, account: str, channel: Channel, max_batch: int = 100):
+    return om.stock_sync.drain_pushes(account, channel, max_batch)
+
+
+def depth(om: Ordermesh, account: str) -> int:
+    [status] = om.stock_sync.status(account)
+    return status.depth
+
+
+def test_receiving_stock_queues_one_push_per_listing_with_the_new_figure(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP, AMAZON)
+    stock(om, "MUG", 12)
+    assert {s.channel_account: s.depth for s in om.stock_sync.status()} == {AMAZON: 1, SHOP: 1}
+    shop = Channel()
+    drained = drain(om, SHOP, shop)
+    assert (drained.sent, shop.sent) == (1, [("MUG@shopify-main", 12)])
+    assert depth(om, SHOP) == 0
+    assert depth(om, AMAZON) == 1
+
+
+def test_two_changes_before_a_drain_become_one_push_of_the_latest_figure(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 10)
+    stock(om, "MUG", 5)
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.sent == [("MUG@shopify-main", 15)]
+    drain(om, SHOP, shop)
+    assert len(shop.batches) == 1, "nothing left to send"
+
+
+def test_an_order_taking_the_last_unit_is_pushed_before_older_routine_changes(om, clock):
+    a_product(om, "MUG")
+    a_product(om, "BAG")
+    listed(om, "MUG", SHOP)
+    listed(om, "BAG", SHOP)
+    stock(om, "MUG", 40)
+    stock(om, "BAG", 1)
+    shop = Channel()
+    drain(om, SHOP, shop)
+    clock.advance(seconds=5)
+    stock(om, "MUG", 1)  # 40 → 41: routine
+    clock.advance(seconds=5)
+    an_order(om, ("BAG", 1))  # 1 → 0: every second counts
+    assert om.stock_sync.status(SHOP)[0].urgent == 1
+    drain(om, SHOP, shop, max_batch=1)
+    assert shop.batches[-1] == [("BAG@shopify-main", 0)]
+    drain(om, SHOP, shop, max_batch=1)
+    assert shop.batches[-1] == [("MUG@shopify-main", 41)]
+
+
+def test_a_channel_that_is_down_keeps_its_pushes_and_catches_up_with_the_latest_figures(om, clock):
+    a_product(om, "MUG")
+    a_product(om, "BAG")
+    listed(om, "MUG", SHOP)
+    listed(om, "BAG", SHOP)
+    shop = Channel()
+    shop.down = True
+    stock(om, "MUG", 10)
+    stock(om, "BAG", 3)
+    failed = drain(om, SHOP, shop)
+    assert (failed.retried, failed.error) == (2, "503 Service Unavailable")
+    clock.advance(minutes=2)
+    an_order(om, ("MUG", 4))
+    stock(om, "BAG", 2)
+    status = om.stock_sync.status(SHOP)[0]
+    assert (status.depth, status.failed_attempts, status.sent) == (2, 2, 0)
+    assert status.oldest_pending_age == timedelta(minutes=2)
+    assert status.last_error == "503 Service Unavailable"
+
+    shop.down = False
+    clock.advance(minutes=10)  # past any backoff
+    drain(om, SHOP, shop)
+    assert sorted(shop.sent) == [("BAG@shopify-main", 5), ("MUG@shopify-main", 6)]
+    status = om.stock_sync.status(SHOP)[0]
+    assert (status.depth, status.sent, status.last_error) == (0, 2, None)
+
+
+def test_a_figure_that_changes_while_its_push_is_in_flight_is_sent_again(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 10)
+    shop = Channel()
+    shop.during_send.append(lambda: an_order(om, ("MUG", 3)))
+    drain(om, SHOP, shop)
+    assert depth(om, SHOP) == 1
+    drain(om, SHOP, shop)
+    assert shop.sent == [("MUG@shopify-main", 10), ("MUG@shopify-main", 7)]
+    assert shop.shows == {"MUG@shopify-main": 7}
+
+
+def test_the_last_units_are_offered_on_the_channel_ranked_first_only(om):
+    om.handle(c.ConfigureStockSync(AMAZON, last_units_threshold=2, rank=1))
+    om.handle(c.ConfigureStockSync(SHOP, last_units_threshold=2, rank=2))
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP, AMAZON)
+    stock(om, "MUG", 5)
+    shop, amazon = Channel(), Channel()
+    drain(om, SHOP, shop)
+    drain(om, AMAZON, amazon)
+    an_order(om, ("MUG", 3))
+    drain(om, SHOP, shop)
+    drain(om, AMAZON, amazon)
+    assert (amazon.shows, shop.shows) == ({"MUG@amazon-de": 2}, {"MUG@shopify-main": 0})
+    why = om.stock_sync.explain(SHOP, "MUG@shopify-main")
+    assert why.explanation.rules == (Rule.LAST_UNITS_WITHHELD,)
+    assert why.confirmed == 0
+
+
+def test_a_bundle_listing_follows_its_scarcest_component(om):
+    a_product(om, "MUG")
+    a_product(om, "SPOON")
+    a_bundle(om, "GIFT", {"MUG": 1, "SPOON": 2})
+    listed(om, "GIFT", SHOP)
+    stock(om, "MUG", 10)
+    stock(om, "SPOON", 7)
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.shows == {"GIFT@shopify-main": 3}
+    an_order(om, ("SPOON", 2))
+    drain(om, SHOP, shop)
+    assert shop.shows == {"GIFT@shopify-main": 2}
+    why = om.stock_sync.explain(SHOP, "GIFT@shopify-main").explanation
+    assert [(p.sku, p.available, p.kits) for p in why.components] == [
+        ("MUG", 10, 10),
+        ("SPOON", 5, 2),
+    ]
+
+
+def test_a_buffer_and_a_cap_shape_the_figure_and_the_explanation_says_so(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 30)
+    om.handle(c.ConfigureStockSync(SHOP, buffer_units=2, buffer_percent="10", max_quantity=20))
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.shows == {"MUG@shopify-main": 20}
+    an_order(om, ("MUG", 10))  # 20 free − 2 − 10 % = 16
+    drain(om, SHOP, shop)
+    assert shop.shows == {"MUG@shopify-main": 16}
+    om.handle(c.SetSkuBuffer(SHOP, "MUG", buffer_units=0))
+    drain(om, SHOP, shop)
+    assert shop.shows == {"MUG@shopify-main": 20}
+    why = om.stock_sync.explain(SHOP, "MUG@shopify-main")
+    e = why.explanation
+    assert (e.free, e.buffer, e.buffer_source, e.max_quantity, e.quantity) == (
+        20,
+        0,
+        "sku",
+        20,
+        20,
+    )
+    assert [(f.location, f.on_hand, f.reserved, f.available) for f in e.locations] == [
+        ("WH1", 30, 10, 20)
+    ]
+    assert (why.queued, why.confirmed, why.status) == (20, 20, "sent")
+
+
+def test_an_fba_listing_is_never_pushed_and_its_merchant_twin_stands_in_when_fba_runs_out(om):
+    a_location(om, "FBA-DE", kind="marketplace")
+    a_product(om, "MUG")
+    om.handle(c.UpsertListing(AMAZON, "MUG-FBA", "MUG", fulfilled_by="marketplace"))
+    om.handle(c.UpsertListing(AMAZON, "MUG-MFN", "MUG"))
+    stock(om, "MUG", 8)
+    stock(om, "MUG", 4, location="FBA-DE")
+    amazon = Channel()
+    drain(om, AMAZON, amazon)
+    assert amazon.shows == {"MUG-MFN": 0}
+    om.handle(c.AdjustStock("MUG", "FBA-DE", -4, reason="sold out at FBA"))
+    drain(om, AMAZON, amazon)
+    assert amazon.shows == {"MUG-MFN": 8}
+    fba = om.stock_sync.explain(AMAZON, "MUG-FBA")
+    assert (fba.explanation.pushed, fba.queued) == (False, None)
+
+
+def test_a_listing_the_channel_refuses_is_set_aside_until_its_figure_changes(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 4)
+
+    class Refusing:
+        def send(self, batch):
+            return [PushResult(p.channel_sku, PushOutcome.REJECTED, "unknown SKU") for p in batch]
+
+    assert drain(om, SHOP, Refusing()).rejected == 1
+    status = om.stock_sync.status(SHOP)[0]
+    assert (status.depth, status.rejected, status.last_error) == (0, 1, "unknown SKU")
+    stock(om, "MUG", 1)
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.shows == {"MUG@shopify-main": 5}
+
+
+def test_explaining_an_unknown_listing_says_what_is_missing(om):
+    with pytest.raises(NotFound) as err:
+        om.stock_sync.explain(SHOP, "nope")
+    assert err.value.field == "channel_sku"
+
+
+def test_a_push_whose_sender_died_mid_send_is_sent_again_when_its_lease_runs_out(om, clock):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 6)
+    [claimed] = om.stock_sync.queue.claim(SHOP, 10)  # a worker took it, then crashed
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.sent == [], "still leased to the worker that died"
+    clock.advance(minutes=5)
+    drain(om, SHOP, shop)
+    assert shop.sent == [(claimed.channel_sku, 6)]
+
+
+def test_a_listing_the_channel_did_not_answer_for_is_retried(om, clock):
+    a_product(om, "MUG")
+    a_product(om, "BAG")
+    listed(om, "MUG", SHOP)
+    listed(om, "BAG", SHOP)
+    stock(om, "MUG", 2)
+    stock(om, "BAG", 2)
+
+    class AnswersForMugOnly:
+        def send(self, batch):
+            return [PushResult(p.channel_sku, PushOutcome.SENT) for p in batch if "MUG" in p.sku]
+
+    drained = drain(om, SHOP, AnswersForMugOnly())
+    assert (drained.sent, drained.retried) == (1, 1)
+    clock.advance(minutes=10)
+    shop = Channel()
+    drain(om, SHOP, shop)
+    assert shop.sent == [("BAG@shopify-main", 2)]
+
+
+def test_an_account_cannot_be_served_from_a_location_that_does_not_exist(om):
+    with pytest.raises(NotFound) as err:
+        om.handle(c.ConfigureStockSync(SHOP, locations=("WH1", "MOON")))
+    assert (err.value.field, err.value.message) == ("locations", "no location MOON")
+    with pytest.raises(ValidationFailed) as refused:
+        om.handle(c.ConfigureStockSync(SHOP, hybrid="sometimes"))
+    assert refused.value.field == "hybrid"
