@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export ORDERMESH_DATABASE_URL ?= sqlite:///./var/ordermesh.db
+WEB_VENDOR := src/ordermesh/entrypoints/web/static/vendor
+WEB_STAMP := $(WEB_VENDOR)/.installed
+PYTEST_ARGS ?=
 
-.PHONY: run test lint bench install services clean
+.PHONY: run test lint bench install services web-assets chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,14 +18,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The dashboard's JavaScript (htmx, Chart.js) comes from the npm registry, pinned by the lock
+# file, copied into an ignored folder: never vendored in git, never loaded from a CDN.
+$(WEB_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(WEB_VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.js $(WEB_VENDOR)/
+	touch $(WEB_STAMP)
+
+web-assets: $(WEB_STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+run: $(STAMP) web-assets
 	$(BIN)/ordermesh demo
 
 services:
 	@scripts/ensure-services.sh
 
-test: $(STAMP) services
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+test: $(STAMP) web-assets chromium services
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -35,4 +51,4 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules $(WEB_VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -21,10 +21,12 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import update
 
 from bench.allocation import ADDRESS, PRICE
 from bench.databases import Target, restock_if_low
 from bench.sizes import Sizes
+from ordermesh.adapters.db.tables import outbox
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain import commands as c
 
@@ -194,6 +196,19 @@ def load(
     return _python(url, method, key, connections, seconds, skus)
 
 
+def _drain_outbox(om: Ordermesh) -> int:
+    """Mark the events of the earlier benchmarks delivered, as a caught-up dispatcher would have:
+    the server's in-process worker then only has the events of this run to deliver, instead of
+    a backlog of hundreds of thousands competing with the requests for the write lock."""
+    with om.db.writer.begin() as conn:
+        done = conn.execute(
+            update(outbox)
+            .where(outbox.c.status == "pending")
+            .values(status="delivered", delivered_at=om.clock.now())
+        )
+    return int(done.rowcount)
+
+
 def run(
     om: Ordermesh,
     target: Target,
@@ -218,6 +233,7 @@ def run(
                 buyer_name="Ada",
             )
         )
+    backlog = _drain_outbox(om)
     _, key = om.api_keys.create("bench", "operator")
     rows = []
     with server(target) as base:
@@ -237,6 +253,7 @@ def run(
                     "path": ORDERS,
                     "connections": sizes.api_connections,
                     "seconds": sizes.api_seconds,
+                    "outbox_backlog_marked_delivered": backlog,
                     **figures,
                 }
             )

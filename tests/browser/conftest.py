@@ -22,7 +22,6 @@ from ordermesh.bootstrap import Ordermesh, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain import commands as c
 from ordermesh.entrypoints.api.app import create_app
-from ordermesh.entrypoints.web import mount_web
 from tests.builders.catalogue import BERLIN, a_location, a_product, stock
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -97,8 +96,6 @@ def _free_port() -> int:
 def _app(om: Ordermesh):
     app = create_app(om)
     # Once the lead mounts the dashboard inside create_app, do not mount it twice.
-    if not any(getattr(route, "path", None) == "/login" for route in app.routes):
-        mount_web(app, om)
     return app
 
 

@@ -92,6 +92,7 @@ def test_find_an_order_by_id_hold_it_release_it_and_read_its_history(page, shop:
     rows = page.locator("table.orders tbody tr")
     expect(rows).to_have_count(1)
     screenshot(page, "orders-search")
+    screenshot(page, "orders-search-phone", phone=True)
     rows.get_by_role("link", name="WEB-1002").click()
 
     expect(page.get_by_role("heading", name=re.compile("Order WEB-1002"))).to_be_visible()

@@ -24,10 +24,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(om: Ordermesh, *, dashboard: bool = False) -> Iterator[str]:
-    """Serve the API (with the dashboard if asked) until the block ends; yields the base URL."""
+def serving(om: Ordermesh) -> Iterator[str]:
+    """Serve the API and dashboard until the block ends; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(config(om, "127.0.0.1", port, dashboard=dashboard))
+    server = uvicorn.Server(config(om, "127.0.0.1", port))
     # Signal handlers belong to the main thread, which pytest keeps.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, daemon=True)

@@ -31,7 +31,7 @@ def test_sixteen_buyers_race_for_ten_mugs(database_url, tmp_path):
 
     om = bootstrap(Settings(database_url=database_url, env="test", worker=False), migrate=False)
     try:
-        with serving(om, dashboard=True) as url:
+        with serving(om) as url:
             auth = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=url, headers=auth, timeout=30) as seller:
                 location = {"code": "WH1", "name": "Main warehouse", "kind": "warehouse"}

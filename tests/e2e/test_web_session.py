@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.entrypoints.api.app import create_app
-from ordermesh.entrypoints.web import mount_web
 from tests.builders.catalogue import a_location, a_product, an_order, stock
 from tests.e2e.conftest import free_port
 
@@ -25,8 +24,6 @@ PASSWORD = "a long enough password"
 @contextmanager
 def dashboard(om: Ordermesh) -> Iterator[str]:
     app = create_app(om)
-    if not any(getattr(route, "path", None) == "/login" for route in app.routes):
-        mount_web(app, om)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
@@ -209,3 +206,21 @@ def test_pages_allow_scripts_from_this_site_alone(url: str) -> None:
     policy = answer.headers["content-security-policy"]
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_staff_find_an_order_by_its_channel_id_or_the_buyers_name(om: Ordermesh, url: str) -> None:
+    a_location(om)
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 5)
+    for ref, buyer in (("WEB-1", "Ada Lovelace"), ("WEB-10", "Grace Hopper")):
+        an_order(om, ("MUG-1", 1), channel_order_id=ref, buyer_name=buyer)
+    with signed_in(url, "olga") as olga:
+        exact = olga.get("/orders/rows", params={"q": "WEB-1"}).text
+        prefix = olga.get("/orders/rows", params={"q": "WEB"}).text
+        buyer = olga.get("/orders/rows", params={"q": "grace"}).text
+    assert ">WEB-1<" in exact
+    assert ">WEB-10<" not in exact
+    assert ">WEB-1<" in prefix
+    assert ">WEB-10<" in prefix
+    assert ">WEB-10<" in buyer
+    assert ">WEB-1<" not in buyer

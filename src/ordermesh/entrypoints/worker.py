@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ordermesh.bootstrap import Ordermesh
-from ordermesh.domain.commands import AllocateBackorders, SyncChannel
+from ordermesh.domain.commands import AllocateBackorders, RecomputeListings, SyncChannel
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ class Worker:
             # Stock that arrived through another process, or a follow-up that failed, still
             # reaches the orders waiting for it.
             Job("backorders", 60.0, lambda: om.handle(AllocateBackorders(actor="ordermesh"))),
+            # The figures are recomputed on every stock change; this heals a recompute lost
+            # to a crash after commit and gives a new listing its first figure.
+            Job("stock figures", 300.0, lambda: om.handle(RecomputeListings())),
             Job("purge", 3600.0, self._purge),
         ]
         self._threads = [

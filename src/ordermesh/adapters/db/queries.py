@@ -458,11 +458,14 @@ class SqlQueries:
         self, since: datetime, *, channel: str | None = None
     ) -> dict[str, dict[str, int]]:
         """Orders bought since `since`: {channel: {status: count}}."""
-        query = select(_o.channel, _o.status, func.count()).where(_o.purchase_date >= since)
+        # Grouped by an expression, not the bare column: otherwise SQLite walks the channel
+        # index for the GROUP BY and reads every order ever placed instead of today's.
+        by_channel = _o.channel.concat("")
+        query = select(by_channel, _o.status, func.count()).where(_o.purchase_date >= since)
         if channel:
             query = query.where(_o.channel == channel)
         counts: dict[str, dict[str, int]] = {}
-        for ch, status, n in self._rows(query.group_by(_o.channel, _o.status)):
+        for ch, status, n in self._rows(query.group_by(by_channel, _o.status)):
             counts.setdefault(ch, {})[status] = int(n)
         return counts
 
@@ -611,7 +614,11 @@ class SqlQueries:
                 _o.id.in_(select(t.order_lines.c.order_id).where(t.order_lines.c.sku == sku))
             )
         if search and search.strip():
-            query = query.where(_search(search.strip()))
+            term = search.strip()
+            exact = or_(_o.id == term, _o.channel_order_id == term)
+            # A whole order id finds that order alone, not every id it is a prefix of.
+            found = self._rows(select(_o.id).where(exact).limit(1))
+            query = query.where(exact if found else _prefixes(term))
         order = DASHBOARD_SORTS.get(sort, DASHBOARD_SORTS["newest"])
         offset = (max(page, 1) - 1) * per_page
         rows = self._rows(query.order_by(*order).offset(offset).limit(per_page + 1))
@@ -707,17 +714,18 @@ DASHBOARD_SORTS = {
 }
 
 
-def _search(term: str) -> Any:
-    """Our order id exactly, or a channel order id or buyer name that starts with the term.
+def _prefixes(term: str) -> Any:
+    """A channel order id or a buyer name that starts with the term.
 
     Prefixes as index ranges (not LIKE, not contains), so a search stays an index lookup on a
-    million orders; a buyer name is tried as typed and capitalised ("ada" finds "Ada"). The
-    exact matches stand on their own, whatever a PostgreSQL collation makes of U+FFFF."""
-    ranges = [_o.id == term, _o.channel_order_id == term]
-    for column, value in (
-        (_o.channel_order_id, term),
-        (_o.buyer_name, term),
-        (_o.buyer_name, term.title()),
-    ):
-        ranges.append(and_(column >= value, column < value + "\uffff"))
-    return or_(*ranges)
+    million orders; a buyer name is tried as typed and capitalised ("ada" finds "Ada")."""
+    return or_(
+        *(
+            and_(column >= value, column < value + "\uffff")
+            for column, value in (
+                (_o.channel_order_id, term),
+                (_o.buyer_name, term),
+                (_o.buyer_name, term.title()),
+            )
+        )
+    )

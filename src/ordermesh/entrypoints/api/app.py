@@ -28,6 +28,7 @@ from ordermesh.entrypoints.api.routes import (
     stock,
 )
 from ordermesh.entrypoints.api.writes import InFlight
+from ordermesh.entrypoints.web import mount_web
 from ordermesh.entrypoints.worker import start_worker
 
 log = logging.getLogger(__name__)
@@ -100,4 +101,5 @@ def create_app(om: Ordermesh) -> FastAPI:
         body = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    mount_web(app, om)
     return app

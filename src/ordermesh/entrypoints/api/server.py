@@ -13,14 +13,9 @@ from ordermesh.bootstrap import Ordermesh
 from ordermesh.entrypoints.api.app import create_app
 
 
-def application(om: Ordermesh, *, dashboard: bool = True) -> FastAPI:
-    """The API, and the dashboard beside it when it is installed."""
-    app = create_app(om)
-    if dashboard and importlib.util.find_spec("ordermesh.entrypoints.web") is not None:
-        from ordermesh.entrypoints.web.app import mount_web
-
-        mount_web(app, om)
-    return app
+def application(om: Ordermesh) -> FastAPI:
+    """The API with the dashboard beside it."""
+    return create_app(om)
 
 
 def config(
@@ -29,11 +24,10 @@ def config(
     port: int,
     *,
     access_log: bool = False,
-    dashboard: bool = True,
 ) -> uvicorn.Config:
     fast = importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptools")
     return uvicorn.Config(
-        application(om, dashboard=dashboard),
+        application(om),
         host=host,
         port=port,
         loop="uvloop" if fast else "asyncio",

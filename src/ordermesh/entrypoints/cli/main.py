@@ -112,7 +112,18 @@ def demo(
                     border_style="green",
                 )
             )
-        else:
+        first_login = om.users.ensure_first_admin()
+        if first_login is not None:
+            username, password = first_login
+            console.print(
+                Panel(
+                    f"user [bold]{username}[/]  password [bold]{password}[/]\n\n"
+                    "Sign in to the dashboard with it and change it. It is shown only this once.",
+                    title="Dashboard admin login",
+                    border_style="green",
+                )
+            )
+        if not empty:
             console.print(
                 f"Existing data in {safe_url(om.settings.database_url)} kept; demo not reloaded. "
                 "(Need a key? `ordermesh apikey create --role admin`.)"

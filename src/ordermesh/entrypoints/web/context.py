@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -95,14 +96,23 @@ CHANNELS_SECONDS = 60.0
 class Web:
     om: Ordermesh
     templates: Jinja2Templates
-    _channels: tuple[float, list[str]] | None = field(default=None, repr=False)
+    _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict, repr=False)
+
+    def cached(self, key: Any, seconds: float, read: Callable[[], Any]) -> Any:
+        """`read()`, reused for `seconds`: for aggregates that change slowly and cost a scan
+        (channels for the filters, the 90-day charts). A race only reads twice."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < now:
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            hit = (now + seconds, read())
+            self._cache[key] = hit
+        return hit[1]
 
     def channels(self) -> list[str]:
         """Every channel an order came from or that is connected, for the filter menus."""
-        now = time.monotonic()
-        if self._channels is None or self._channels[0] < now:
-            self._channels = (now + CHANNELS_SECONDS, self.om.queries.order_channels())
-        return self._channels[1]
+        return list(self.cached("channels", CHANNELS_SECONDS, self.om.queries.order_channels))
 
     def user(self, request: Request) -> Principal:
         """The signed-in user; a disabled or deleted user's session no longer counts."""

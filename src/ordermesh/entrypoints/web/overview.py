@@ -13,6 +13,9 @@ from ordermesh.entrypoints.web.context import Web
 AT_RISK_CHOICES = (4, 12, 24, 48)
 CHART_DAYS = 90
 COVER_DAYS = 30
+CHART_SECONDS = 120.0
+"""The charts are redrawn from the database at most this often: a day's bar moves slowly, and
+their aggregates read months of orders."""
 """Days of sales that days-of-cover averages over."""
 REFRESH_SECONDS = 15
 
@@ -96,9 +99,14 @@ def routes(web: Web) -> APIRouter:
     def charts(request: Request, channel: str | None = None) -> Response:
         """The charts, loaded after the page: their aggregates are the slowest reads here."""
         web.user(request)
+        q = web.om.queries
         context = {
-            "chart": web.om.queries.orders_per_day(CHART_DAYS, channel=channel or None),
-            "cover": web.om.queries.stock_cover(COVER_DAYS),
+            "chart": web.cached(
+                ("orders_per_day", channel or None),
+                CHART_SECONDS,
+                lambda: q.orders_per_day(CHART_DAYS, channel=channel or None),
+            ),
+            "cover": web.cached("stock_cover", CHART_SECONDS, lambda: q.stock_cover(COVER_DAYS)),
             "chart_days": CHART_DAYS,
             "cover_days": COVER_DAYS,
         }
