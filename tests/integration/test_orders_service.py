@@ -195,3 +195,39 @@ def test_cancelling_a_cancelled_order_says_why_not(shop):
         shop.handle(c.CancelOrder(result.order_id, "again"))
     with pytest.raises(NotFound):
         shop.handle(c.CancelOrder("ord_nope"))
+
+
+def test_one_snapshot_the_core_refuses_does_not_keep_the_rest_of_the_batch_out(shop):
+    good = amazon_order("A-1")
+    bad = amazon_order("A-2")
+    bad = c.ImportOrder(
+        c.ChannelOrder(
+            **{
+                **{f: getattr(bad.order, f) for f in bad.order.__dataclass_fields__},
+                "total": "-5.00",
+            }
+        ),
+        source=bad.source,
+        key=bad.key,
+        payload='{"orderId": "A-2"}',
+    )
+    result = shop.handle(c.ImportOrders((good, bad)))
+    assert result.created == 1
+    assert "negative" in result.rejected["A-2"]
+    with shop.db.reader.connect() as conn:
+        from sqlalchemy import select
+
+        from ordermesh.adapters.db import tables as t
+
+        rows = dict(conn.execute(select(t.inbox.c.key, t.inbox.c.error)).all())
+    assert rows[good.key] is None
+    assert "negative" in rows[bad.key]
+
+
+def test_two_changes_within_the_same_second_are_both_applied(shop):
+    created = shop.handle(amazon_order(state=c.ChannelState.PENDING))
+    order_id = created.order_ids["302-0000001-0000001"]
+    same_second = amazon_order(state=c.ChannelState.RELEASED)
+    same_second = c.ImportOrder(same_second.order, "amazon-eu", key=f"{same_second.key}#released")
+    shop.handle(same_second)
+    assert _status(shop, order_id) == "allocated"

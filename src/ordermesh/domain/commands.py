@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -92,6 +93,12 @@ class ChannelOrder:
     total: str | None = None
     buyer_cancel_reason: str | None = None
     """Set when the buyer asked the channel to cancel."""
+
+    def fingerprint(self) -> str:
+        """A short digest of everything the snapshot says. Channels stamp updates to the
+        second, so two changes in one second share a timestamp: the fingerprint tells them
+        apart, while the same version seen twice (webhook and poll) keeps one key."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,14 +119,16 @@ class ChannelSync:
             report.status, report.error = "failed", error
             log.warning("sync of channel account %s failed: %s", account.id, error)
             return report
-        report.unreadable = _describe(unreadable)
+        report.unreadable = _describe(unreadable) + [
+            f"{order_id}: {reason}" for order_id, reason in report.imported.rejected.items()
+        ]
         self.accounts.record_success(account.id, cursor=until, at=now)
-        if unreadable:
+        if report.unreadable:
             # The window is done (retrying would not make these readable), but a person must
             # see them: they stay as the account's last error until the next clean sync.
             self.accounts.record_failure(
                 account.id,
-                error=f"{len(unreadable)} order(s) could not be read: "
+                error=f"{len(report.unreadable)} order(s) could not be read or were refused: "
                 + "; ".join(report.unreadable[:20]),
                 at=now,
             )

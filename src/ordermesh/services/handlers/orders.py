@@ -9,7 +9,13 @@ from datetime import datetime
 from ordermesh.domain import commands as c
 from ordermesh.domain import events
 from ordermesh.domain.catalogue import map_channel_skus
-from ordermesh.domain.errors import AlreadyExists, NotFound, UnknownSkus, ValidationFailed
+from ordermesh.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    NotFound,
+    UnknownSkus,
+    ValidationFailed,
+)
 from ordermesh.domain.fulfilment import OrderPlan, plan_allocation, refuse_if_short
 from ordermesh.domain.ids import new_id
 from ordermesh.domain.inventory import Movement, MovementKind
@@ -241,6 +247,8 @@ class ImportResult:
     duplicates: int = 0
     """Payloads we had already received (same source and key)."""
     held: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    """channel order id → why the snapshot was refused (kept in the inbox with that reason)."""
     order_ids: dict[str, str] = field(default_factory=dict)
     """channel order id → our order id, for every order the batch touched."""
 
@@ -250,6 +258,7 @@ class ImportResult:
         self.unchanged += other.unchanged
         self.duplicates += other.duplicates
         self.held += other.held
+        self.rejected.update(other.rejected)
         self.order_ids.update(other.order_ids)
         return self
 
@@ -370,13 +379,16 @@ def import_orders(cmd: c.ImportOrders, uow: UnitOfWork, deps: Deps) -> ImportRes
     result.duplicates += len(seen_before)
     # The latest snapshot of each order wins; earlier ones in the same batch are superseded.
     latest: dict[tuple[str, str], c.ChannelOrder] = {}
+    keys_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for key, item in unique.items():
         if key in seen_before:
             continue
         o = item.order
         ident = (o.channel_account, o.channel_order_id)
-        if ident not in latest or o.updated_at > latest[ident].updated_at:
+        keys_of.setdefault(ident, []).append(key)
+        if ident not in latest or o.updated_at >= latest[ident].updated_at:
             latest[ident] = o
+    refused: dict[tuple[str, str], str] = {}
     by_account: dict[str, list[c.ChannelOrder]] = {}
     for snapshot in latest.values():
         by_account.setdefault(snapshot.channel_account, []).append(snapshot)
@@ -392,38 +404,67 @@ def import_orders(cmd: c.ImportOrders, uow: UnitOfWork, deps: Deps) -> ImportRes
         sku_map, _ = map_channel_skus(channel_skus, listings, known)
         for snapshot in sorted(snapshots, key=lambda s: (s.purchase_date, s.channel_order_id)):
             order = existing.get(snapshot.channel_order_id)
-            if order is None:
-                order = _new_from_channel(snapshot, sku_map, now)
-                new_orders.append(order)
-                result.created += 1
-                if order.can_allocate:
-                    to_allocate.append(order)
-                elif order.holds:
-                    result.held += 1
-            elif (
-                order.channel_updated_at is not None
-                and snapshot.updated_at <= order.channel_updated_at
+            # A same-second change carries the same timestamp: it is applied (its inbox key,
+            # which fingerprints the content, differs); only a strictly older one is stale.
+            if (
+                order is not None
+                and order.channel_updated_at is not None
+                and snapshot.updated_at < order.channel_updated_at
             ):
                 result.unchanged += 1
                 continue
-            else:
-                _copy_details(order, snapshot)
-                order.channel_updated_at = snapshot.updated_at
-                if snapshot.buyer_cancel_reason is not None:
-                    order.note_buyer_cancel_request(snapshot.buyer_cancel_reason, at=now)
-                if _follow_channel(uow, order, snapshot, now) and order.can_allocate:
-                    to_allocate.append(order)
-                changed.append(order)
-                result.updated += 1
+            try:
+                if order is None:
+                    order = _new_from_channel(snapshot, sku_map, now)
+                    new_orders.append(order)
+                    result.created += 1
+                    if order.can_allocate:
+                        to_allocate.append(order)
+                    elif order.holds:
+                        result.held += 1
+                else:
+                    _apply_update(uow, order, snapshot, now, to_allocate)
+                    changed.append(order)
+                    result.updated += 1
+            except DomainError as refusal:
+                # One snapshot we cannot accept must not keep the rest of the batch out.
+                refused[(account, snapshot.channel_order_id)] = refusal.message
+                result.rejected[snapshot.channel_order_id] = refusal.message
+                continue
             result.order_ids[snapshot.channel_order_id] = order.id
     allocate(
         uow, sorted(to_allocate, key=lambda o: (o.purchase_date, o.id)), deps, actor="ordermesh"
     )
     uow.orders.add(new_orders)
     uow.orders.save(changed)
-    uow.inbox.mark_processed([k for k in unique if k not in seen_before], now)
+    refused_keys = {k for ident in refused for k in keys_of[ident]}
+    for ident, reason in refused.items():
+        uow.inbox.mark_processed(keys_of[ident], now, error=reason)
+    uow.inbox.mark_processed(
+        [k for k in unique if k not in seen_before and k not in refused_keys], now
+    )
     uow.commit()
     return result
+
+
+def _apply_update(
+    uow: UnitOfWork, order: Order, snapshot: c.ChannelOrder, now: datetime, to_allocate: list[Order]
+) -> None:
+    """Bring a known order up to the channel's newer snapshot. What can refuse is checked
+    before anything changes, so a refused snapshot leaves the order as it was."""
+    if snapshot.currency != order.currency:
+        raise ValidationFailed(
+            f"the channel now says {snapshot.currency}; the order was placed in {order.currency}",
+            field="currency",
+        )
+    if snapshot.total is not None:
+        _money(snapshot.total, snapshot.currency, "total")
+    _copy_details(order, snapshot)
+    order.channel_updated_at = snapshot.updated_at
+    if snapshot.buyer_cancel_reason is not None:
+        order.note_buyer_cancel_request(snapshot.buyer_cancel_reason, at=now)
+    if _follow_channel(uow, order, snapshot, now) and order.can_allocate:
+        to_allocate.append(order)
 
 
 # -- commands on one order -----------------------------------------------------------------

@@ -63,7 +63,14 @@ def test_the_webhook_and_the_poll_of_one_version_are_the_same_order_under_one_ke
     from_poll, from_hook = polled(), pushed()
 
     assert from_hook.order == from_poll.order
-    assert from_hook.key == from_poll.key == "5678901234@2026-01-05T09:02:30.000000Z"
+    assert from_hook.key == from_poll.key
+    assert from_hook.key.startswith("5678901234@2026-01-05T09:02:30.000000Z#")
+
+
+def test_two_changes_within_one_second_have_different_keys() -> None:
+    paid, fulfilled = pushed(), pushed(fulfillment_status="fulfilled")
+    assert paid.order.updated_at == fulfilled.order.updated_at
+    assert paid.key != fulfilled.key
 
 
 def test_a_newer_version_of_the_order_has_a_new_key() -> None:

@@ -198,11 +198,14 @@ def to_channel_order(order: wire.Order, account_id: str) -> ChannelOrder:
     )
 
 
-def version_key(order_id: str, last_updated: datetime) -> str:
-    """One inbox key per order version: the same version seen twice is a no-op."""
-    moment = _utc(last_updated)
+def version_key(order: ChannelOrder) -> str:
+    """One inbox key per order version: the same version seen twice is a no-op; the
+    fingerprint keeps two changes stamped with the same time apart."""
+    moment = _utc(order.updated_at)
     assert moment is not None
-    return f"{order_id}@{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+    return (
+        f"{order.channel_order_id}@{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{order.fingerprint()}"
+    )
 
 
 def read_order(raw: dict[str, Any], account_id: str) -> OrderVersion | Unreadable:
@@ -217,8 +220,13 @@ def read_order(raw: dict[str, Any], account_id: str) -> OrderVersion | Unreadabl
         )
         key = f"{order_id}@{raw.get('lastUpdatedTime', '?')}"
         return Unreadable(order_id, key, payload, f"not a valid order: {problems}")
-    key = version_key(order.order_id, order.last_updated_time)
     try:
-        return OrderVersion(to_channel_order(order, account_id), key, payload)
+        snapshot = to_channel_order(order, account_id)
     except Unmappable as why:
-        return Unreadable(order.order_id, key, payload, str(why))
+        return Unreadable(
+            order.order_id,
+            f"{order.order_id}@{order.last_updated_time.isoformat()}",
+            payload,
+            str(why),
+        )
+    return OrderVersion(snapshot, version_key(snapshot), payload)

@@ -69,9 +69,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def version_key(channel_order_id: str, updated_at: datetime) -> str:
-    """One key per order version, whichever way it arrived (webhook or poll)."""
-    return f"{channel_order_id}@{_utc(updated_at).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+def version_key(order: ChannelOrder) -> str:
+    """One key per order version, whichever way it arrived (webhook or poll); the fingerprint
+    keeps two changes within Shopify's one-second `updated_at` apart."""
+    moment = _utc(order.updated_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{order.channel_order_id}@{moment}#{order.fingerprint()}"
 
 
 def channel_state(
@@ -281,7 +283,7 @@ def read_graphql_order(raw: Mapping[str, Any], *, account_id: str) -> OrderVersi
         order = from_graphql(wire.OrderNode.model_validate(raw), account_id=account_id)
     except (ValidationError, UnreadableOrder, ValueError) as exc:
         return Unreadable(ident, f"{ident}@unreadable", payload, _reason(exc))
-    return OrderVersion(order, version_key(order.channel_order_id, order.updated_at), payload)
+    return OrderVersion(order, version_key(order), payload)
 
 
 def read_webhook_order(body: bytes | str, *, account_id: str) -> OrderVersion | Unreadable:
@@ -292,7 +294,7 @@ def read_webhook_order(body: bytes | str, *, account_id: str) -> OrderVersion | 
         order = from_webhook(rest, account_id=account_id)
     except (ValidationError, UnreadableOrder, ValueError) as exc:
         return Unreadable("?", "webhook@unreadable", payload, _reason(exc))
-    return OrderVersion(order, version_key(order.channel_order_id, order.updated_at), payload)
+    return OrderVersion(order, version_key(order), payload)
 
 
 def _reason(exc: Exception) -> str:
