@@ -29,9 +29,6 @@ COMMAND_HANDLERS: dict[type[commands.Command], CommandHandler] = {
 }
 
 EVENT_HANDLERS: dict[type[events.Event], list[EventHandler]] = {
-    events.StockChanged: [
-        stock.retry_backorders_when_stock_arrives,
-        stock_sync.recompute_when_stock_changes,
-    ],
+    events.StockChanged: [stock.retry_backorders_when_stock_arrives],
     events.HoldReleased: [orders.allocate_when_hold_released],
 }

@@ -28,6 +28,7 @@ from ordermesh.domain.orders import (
     OrderStatus,
 )
 from ordermesh.ports.storage import ConcurrencyConflict, StockKey, UnitOfWork
+from ordermesh.services.handlers.stock_sync import queue_pushes_for
 from ordermesh.services.messagebus import Deps
 
 MANUAL = "manual"
@@ -86,6 +87,7 @@ def allocate(
         op.order.add_allocations(op.reservations, op.shortfall, actor=actor, at=now)
     if totals:
         uow.publish(events.StockChanged(tuple(sorted(totals)), str(MovementKind.RESERVATION)))
+        queue_pushes_for(uow, totals)
     return plan.orders
 
 
@@ -116,6 +118,7 @@ def _give_back(
         actor,
     )
     uow.publish(events.StockChanged(tuple(sorted(amounts)), str(kind)))
+    queue_pushes_for(uow, amounts)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from ordermesh.domain.catalogue import check_sku
 from ordermesh.domain.errors import DomainError, NotFound, RowError, ValidationFailed
 from ordermesh.domain.inventory import Movement, MovementKind, StockLevel
 from ordermesh.ports.storage import UnitOfWork
+from ordermesh.services.handlers.stock_sync import queue_pushes_for
 from ordermesh.services.messagebus import Deps
 
 # Movements that can make stock available again, so waiting orders deserve another try.
@@ -58,6 +59,7 @@ def _book(uow: UnitOfWork, levels: list[StockLevel], moves: list[Movement], acto
                 kinds.pop() if len(kinds) == 1 else "mixed",
             )
         )
+        queue_pushes_for(uow, [(m.sku, m.location) for m in moves])
     uow.commit()
 
 

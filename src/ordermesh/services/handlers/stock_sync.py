@@ -1,20 +1,20 @@
 """Stock sync use cases: recompute listings when stock moves, configure how accounts list
 stock, and drain each channel's push queue.
 
-A stock movement commits with its StockChanged event in the outbox; right after commit the bus
-turns that event into RecomputeListings, which recomputes the affected listings and writes
-their latest figures into the push queue in its own transaction. Channel senders then drain
-the queue, urgent first, in batches sized to the channel's limits."""
+Every stock movement recomputes the listings it feeds and writes their latest figures into the
+push queue in the same transaction as the movement (`queue_pushes_for`), so a crash can never
+separate a change from its push. Channel senders then drain the queue, urgent first, in
+batches sized to the channel's limits."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
 from ordermesh.domain import commands as c
-from ordermesh.domain import events
 from ordermesh.domain.availability import (
     DEFAULT_LOW_STOCK,
     BufferOverride,
@@ -85,9 +85,12 @@ def recompute_listings(cmd: c.RecomputeListings, uow: UnitOfWork, deps: Deps) ->
     return result
 
 
-def recompute_when_stock_changes(event: events.StockChanged, deps: Deps) -> list[c.Command]:
-    skus = tuple(sorted({sku for sku, _ in event.keys}))
-    return [c.RecomputeListings(skus)] if skus else []
+def queue_pushes_for(uow: UnitOfWork, keys: Iterable[tuple[str, str]]) -> None:
+    """Recompute the listings these stock keys feed and queue their pushes in the caller's
+    transaction, so the figure to push commits together with the movement that changed it."""
+    skus = tuple(sorted({sku for sku, _ in keys}))
+    if skus:
+        _recompute(uow, skus)
 
 
 def _percent(text: str, field: str) -> Decimal:
