@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ class Ordermesh:
     writes: ThreadPoolExecutor = field(repr=False)
     """Where commands run when called from async code. One thread on SQLite: writes are
     serialized deliberately, in arrival order, instead of fighting over SQLite's lock."""
+    reads: ThreadPoolExecutor = field(repr=False)
+    """Where the API runs its reads: as many threads as cores, so that dozens of concurrent
+    requests queue here instead of convoying on the GIL in a large thread pool."""
     idempotency: SqlIdempotencyStore = field(repr=False)
     channels: ChannelSync = field(repr=False)
     """`channels.sync(SyncChannel(account))`: pull what changed on a channel account."""
@@ -74,6 +78,7 @@ class Ordermesh:
 
     def close(self) -> None:
         self.writes.shutdown(wait=True)
+        self.reads.shutdown(wait=True)
         self.channel_adapters.close()
         self.db.dispose()
 
@@ -109,6 +114,9 @@ def bootstrap(
         dispatcher=OutboxDispatcher(db, clock),
         wakeup=wakeup,
         writes=ThreadPoolExecutor(max_workers=writers, thread_name_prefix="ordermesh-write"),
+        reads=ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="ordermesh-read"
+        ),
         idempotency=SqlIdempotencyStore(db, clock),
         users=SqlUsers(db, clock),
         stock_sync=StockSync(SqlPushQueue(db, clock)),

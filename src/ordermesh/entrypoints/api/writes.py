@@ -7,11 +7,12 @@ command and the stored answer run in the same job: one hop to the writer per req
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -27,6 +28,7 @@ Rendered = tuple[int, Any, dict[str, str]]
 """Status code, JSON body and extra headers of a successful write."""
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HEADER = "idempotency-key"
 _KEPT_HEADERS = ("location",)
@@ -157,3 +159,9 @@ async def write(
         return await loop.run_in_executor(
             om.writes, _idempotent, om, principal.id, key, digest, action, render
         )
+
+
+async def read(om: Ordermesh, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a read on `om.reads`, a pool as wide as the machine has cores."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(om.reads, functools.partial(query, *args, **kwargs))

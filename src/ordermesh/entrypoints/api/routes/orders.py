@@ -16,7 +16,7 @@ from ordermesh.entrypoints.api.problems import Problem
 from ordermesh.entrypoints.api.responses import JsonResponse
 from ordermesh.entrypoints.api.routes import API
 from ordermesh.entrypoints.api.schemas import Cancel, HoldIn, NewOrder, ReleaseIn
-from ordermesh.entrypoints.api.writes import Rendered, write
+from ordermesh.entrypoints.api.writes import Rendered, read, write
 
 router = APIRouter(prefix=f"{API}/orders", tags=["orders"], responses=problems.RESPONSES)
 
@@ -67,7 +67,7 @@ async def create_order(body: NewOrder, request: Request, om: OmDep, who: Operato
 
 
 @router.get("")
-def list_orders(
+async def list_orders(
     om: OmDep,
     who: Viewer,
     status: Annotated[list[str] | None, Query(description="repeatable")] = None,
@@ -81,7 +81,9 @@ def list_orders(
 ) -> Response:
     """Newest first; follow `next_cursor` until it is null to walk every order once.
     Role: viewer."""
-    page = om.queries.list_orders(
+    page = await read(
+        om,
+        om.queries.list_orders,
         status=status,
         channel=channel,
         sku=sku,
@@ -95,9 +97,9 @@ def list_orders(
 
 
 @router.get("/{order_id}")
-def get_order(order_id: str, om: OmDep, who: Viewer) -> Response:
+async def get_order(order_id: str, om: OmDep, who: Viewer) -> Response:
     """One order with its lines, allocations and history. Role: viewer."""
-    order = om.queries.get_order(order_id)
+    order = await read(om, om.queries.get_order, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}", field="order_id")
     return JsonResponse(order)
