@@ -5,17 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from pydantic import ValidationError as PydanticValidationError
 
 from ordermesh.adapters.channels.accounts import SqlChannelAccounts
 from ordermesh.adapters.channels.amazon import AmazonConnectors
 from ordermesh.adapters.channels.amazon.client import RetryPolicy
+from ordermesh.adapters.channels.amazon.settings import read_account
 from ordermesh.adapters.channels.credentials import CredentialBox
 from ordermesh.adapters.channels.rate_limits import SqlTokenBuckets
 from ordermesh.adapters.channels.shopify import shopify_connector
+from ordermesh.adapters.channels.shopify.settings import ShopifySettings
 from ordermesh.adapters.db.engine import Database
+from ordermesh.domain.errors import ValidationFailed
 from ordermesh.ports.channels import (
+    AccountStatus,
     ChannelAccount,
     ChannelConnector,
     ChannelError,
@@ -46,6 +52,24 @@ class ChannelAdapters:
 
     def close(self) -> None:
         self.amazon.close()
+
+    def check(self, channel: str, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        """Refuse an account's settings before they are stored, naming what is wrong."""
+        if channel == "amazon":
+            try:
+                read_account(settings, secrets)
+            except PydanticValidationError as invalid:
+                first = invalid.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValidationFailed(f"{where}: {first['msg']}", field=where) from invalid
+        elif channel == "shopify":
+            ShopifySettings.from_account(
+                ChannelAccount(
+                    "new", "shopify", "new", AccountStatus.ACTIVE, dict(settings), dict(secrets)
+                )
+            )
+        else:
+            raise ValidationFailed(f"ordermesh has no connector for {channel!r}", field="channel")
 
 
 def channel_adapters(

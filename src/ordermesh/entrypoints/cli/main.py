@@ -13,7 +13,7 @@ from rich.panel import Panel
 
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain.access import Role
-from ordermesh.entrypoints.cli import files, keys, views
+from ordermesh.entrypoints.cli import channels, files, keys, views
 from ordermesh.entrypoints.cli.context import (
     EXIT_REFUSED,
     fail,
@@ -39,6 +39,7 @@ app.command("export")(files.export)
 app.add_typer(views.orders_app, name="orders")
 app.add_typer(views.stock_app, name="stock")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(channels.app, name="channels")
 
 API_SERVER = "ordermesh.entrypoints.api.server"
 

@@ -1,7 +1,7 @@
 """stock sync: per-account policies, per-SKU buffers, the push queue
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-23 13:40:00
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import ordermesh.adapters.db.tables
 
-revision = "0008"
-down_revision = "0009"  # re-chained by the lead at integration
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """dashboard users with argon2 password hashes; indexes for the dashboard's order reads
 
-Revision ID: 0009
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 13:30:00
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 import ordermesh.adapters.db.tables
 
-revision = "0009"
-down_revision = "0002"  # re-chained by the lead at integration
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,82 @@
+"""Connecting channel accounts from the command line."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ordermesh.bootstrap import bootstrap
+from ordermesh.config import Settings
+from ordermesh.entrypoints.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(database_url: str):
+    def invoke(*args: str):
+        return runner.invoke(
+            app, list(args), env={"ORDERMESH_DATABASE_URL": database_url, "COLUMNS": "200"}
+        )
+
+    return invoke
+
+
+AMAZON = (
+    "channels", "add", "amazon", "--name", "Amazon EU", "--seller-id", "A2SELLER",
+    "--region", "EU", "--marketplace", "A1PA6795UKMFR9", "--marketplace", "A1F83G8C2ARO7P",
+    "--client-id", "amzn1.application-oa2-client.x", "--client-secret", "s3cret",
+    "--refresh-token", "Atzr|token",
+)  # fmt: skip
+
+
+def test_an_amazon_account_is_connected_with_its_secrets_sealed_and_shows_in_status(
+    cli, database_url
+):
+    added = cli(*AMAZON)
+    assert added.exit_code == 0, added.output
+    assert "Connected amazon account Amazon EU" in added.output
+
+    status = cli("channels", "status")
+    assert "Amazon EU" in status.output
+    assert "active" in status.output
+    assert "s3cret" not in status.output
+
+    om = bootstrap(Settings(database_url=database_url, env="test", worker=False), migrate=False)
+    try:
+        [account] = om.channel_adapters.accounts.list()
+        stored = om.channel_adapters.accounts.get(account["id"])
+        assert stored.secrets["refresh_token"] == "Atzr|token"
+        with om.db.reader.connect() as conn:
+            raw = conn.exec_driver_sql("SELECT secrets FROM channel_accounts").scalar_one()
+        assert "Atzr|token" not in raw
+    finally:
+        om.close()
+
+
+def test_the_same_name_twice_is_refused(cli):
+    assert cli(*AMAZON).exit_code == 0
+    again = cli(*AMAZON)
+    assert again.exit_code != 0
+    assert "named 'Amazon EU' exists" in again.output
+
+
+def test_a_custom_endpoint_without_its_url_is_refused_naming_the_setting(cli):
+    refused = cli(*AMAZON, "--endpoint", "custom")
+    assert refused.exit_code != 0
+    assert "custom endpoint needs api_base_url" in refused.output
+    assert "No channel accounts yet" in cli("channels", "status").output
+
+
+def test_a_shopify_shop_needs_its_webhook_secret(cli):
+    refused = cli(
+        "channels", "add", "shopify", "--name", "Shop", "--shop", "demo.myshopify.com",
+        "--access-token", "shpat_x", "--webhook-secret", "",
+    )  # fmt: skip
+    assert refused.exit_code != 0
+    assert "client secret is needed" in refused.output
+    ok = cli(
+        "channels", "add", "shopify", "--name", "Shop", "--shop", "demo.myshopify.com",
+        "--access-token", "shpat_x", "--webhook-secret", "whsec",
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
