@@ -26,15 +26,8 @@ class SqlChannelAccounts:
         self.db, self.clock, self.box = db, clock, box
 
     def _write(self, statement: Any) -> int:
-        lock = self.db.write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with self.db.writer.begin() as conn:
-                return int(conn.execute(statement).rowcount)
-        finally:
-            if lock is not None:
-                lock.release()
+        with self.db.write() as conn:
+            return int(conn.execute(statement).rowcount)
 
     def register(
         self,

@@ -36,15 +36,8 @@ class SqlTokenBuckets:
         self.db, self.clock = db, clock
 
     def _transaction(self, work: Any) -> Any:
-        lock = self.db.write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with self.db.writer.begin() as conn:
-                return work(conn)
-        finally:
-            if lock is not None:
-                lock.release()
+        with self.db.write() as conn:
+            return work(conn)
 
     def take(self, key: str, plan: UsagePlan) -> float:
         """Take one token: 0.0 if taken, else the seconds until one is due (nothing taken)."""

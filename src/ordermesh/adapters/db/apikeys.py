@@ -48,7 +48,7 @@ class SqlApiKeys:
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         plain = f"{KEY_PREFIX}_{prefix}_{secret}"
-        with self.db.writer.begin() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 insert(t.api_keys).values(
                     id=key_id,
@@ -89,7 +89,7 @@ class SqlApiKeys:
         return Principal(row.id, row.name, Role(row.role))
 
     def revoke(self, key_id: str) -> None:
-        with self.db.writer.begin() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 update(t.api_keys)
                 .where(_k.id == key_id, _k.revoked_at.is_(None))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
@@ -93,6 +95,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A short write transaction, queued in arrival order behind this process's other
+        writers on SQLite (instead of spinning on SQLite's busy handler)."""
+        if self.write_lock is not None:
+            self.write_lock.acquire()
+        try:
+            with self.writer.begin() as conn:
+                yield conn
+        finally:
+            if self.write_lock is not None:
+                self.write_lock.release()
 
     def dispose(self) -> None:
         self.writer.dispose()

@@ -47,12 +47,9 @@ class SqlIdempotencyStore:
         dialect = sqlite if db.is_sqlite else postgresql
         self._claim = dialect.insert(t.idempotency_keys).on_conflict_do_nothing()
 
-    def _write(self) -> _WriteTx:
-        return _WriteTx(self.db)
-
     def claim(self, principal: str, key: str, request_hash: str) -> Claim:
         now = self.clock.now()
-        with self._write() as conn:
+        with self.db.write() as conn:
             # RETURNING, not rowcount: drivers disagree on rowcount after ON CONFLICT DO NOTHING.
             inserted = conn.execute(
                 self._claim.returning(_k.key).values(
@@ -99,7 +96,7 @@ class SqlIdempotencyStore:
         )
 
     def complete(self, principal: str, key: str, status_code: int, response_body: str) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 update(t.idempotency_keys)
                 .where(_k.principal == principal, _k.key == key)
@@ -107,7 +104,7 @@ class SqlIdempotencyStore:
             )
 
     def release(self, principal: str, key: str) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 delete(t.idempotency_keys).where(
                     _k.principal == principal, _k.key == key, _k.status_code == IN_PROGRESS
@@ -116,33 +113,8 @@ class SqlIdempotencyStore:
 
     def purge(self, older_than: timedelta = timedelta(hours=24)) -> int:
         """Forget keys older than `older_than` (clients retry within minutes, not days)."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 delete(t.idempotency_keys).where(_k.created_at < self.clock.now() - older_than)
             )
         return done.rowcount
-
-
-class _WriteTx:
-    """A short write transaction, queued behind this process's other writers on SQLite."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def __enter__(self) -> Connection:
-        if self.db.write_lock is not None:
-            self.db.write_lock.acquire()
-        try:
-            self._cm = self.db.writer.begin()
-            return self._cm.__enter__()
-        except BaseException:
-            if self.db.write_lock is not None:
-                self.db.write_lock.release()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._cm.__exit__(*exc)
-        finally:
-            if self.db.write_lock is not None:
-                self.db.write_lock.release()

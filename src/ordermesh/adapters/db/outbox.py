@@ -156,10 +156,6 @@ class OutboxDispatcher:
         if WEBHOOK not in self.deliverers:
             self.deliverers[WEBHOOK] = WebhookDeliverer(self._endpoint)
 
-    def _write(self) -> Any:
-        """A short write transaction, queued behind this process's other writers on SQLite."""
-        return _WriteTx(self.db)
-
     def _endpoint(self, endpoint_id: str) -> tuple[str, str] | None:
         w = t.webhook_endpoints.c
         with self.db.reader.connect() as conn:
@@ -178,7 +174,7 @@ class OutboxDispatcher:
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
                 update(t.outbox)
                 .where(_o.id.in_(due.scalar_subquery()))
@@ -225,7 +221,7 @@ class OutboxDispatcher:
         the event done, so a subscriber gets each event once even if we crash here."""
         w = t.webhook_endpoints.c
         now = self.clock.now()
-        with self._write() as conn:
+        with self.db.write() as conn:
             endpoints = conn.execute(select(w.id, w.event_types).where(w.active.is_(True))).all()
             copies = [
                 {
@@ -252,7 +248,7 @@ class OutboxDispatcher:
         return len(messages)
 
     def _mark_delivered(self, ids: list[int]) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 update(t.outbox)
                 .where(and_(_o.id.in_(ids), _o.status == "pending"))
@@ -266,12 +262,12 @@ class OutboxDispatcher:
             values["status"] = "failed"
         else:
             values["available_at"] = self.clock.now() + backoff(message.attempts)
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(update(t.outbox).where(_o.id == message.id).values(**values))
 
     def retry_failed(self) -> int:
         """Put failed messages back in the queue (after the receiver was fixed)."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 update(t.outbox)
                 .where(_o.status == "failed")
@@ -280,33 +276,10 @@ class OutboxDispatcher:
         return done.rowcount
 
     def purge_delivered(self, older_than: timedelta = timedelta(days=7)) -> int:
-        with self._write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 t.outbox.delete().where(
                     _o.status == "delivered", _o.delivered_at < self.clock.now() - older_than
                 )
             )
         return done.rowcount
-
-
-class _WriteTx:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def __enter__(self) -> Connection:
-        if self.db.write_lock is not None:
-            self.db.write_lock.acquire()
-        try:
-            self._cm = self.db.writer.begin()
-            return self._cm.__enter__()
-        except BaseException:
-            if self.db.write_lock is not None:
-                self.db.write_lock.release()
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            self._cm.__exit__(*exc)
-        finally:
-            if self.db.write_lock is not None:
-                self.db.write_lock.release()

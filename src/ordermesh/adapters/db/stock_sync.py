@@ -9,7 +9,6 @@ good, until a new figure comes. `new` exists only inside the transaction that cr
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -345,19 +344,6 @@ class SqlStockSyncRepository:
         )
 
 
-@contextmanager
-def _write(db: Database) -> Iterator[Connection]:
-    """A short write transaction, queued behind this process's other writers on SQLite."""
-    if db.write_lock is not None:
-        db.write_lock.acquire()
-    try:
-        with db.writer.begin() as conn:
-            yield conn
-    finally:
-        if db.write_lock is not None:
-            db.write_lock.release()
-
-
 class SqlPushQueue:
     """The push queue for senders and for people watching it, in short transactions."""
 
@@ -381,7 +367,7 @@ class SqlPushQueue:
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        with _write(self.db) as conn:
+        with self.db.write() as conn:
             # Two statements, not `IN (subquery)`: PostgreSQL may run a LIMIT … SKIP LOCKED
             # subquery more than once and claim more rows than asked for.
             keys = list(conn.execute(due).scalars())
@@ -416,7 +402,7 @@ class SqlPushQueue:
         now = self.clock.now()
         account = pushes[0].channel_account
         products = t.products.c
-        with _write(self.db) as conn:
+        with self.db.write() as conn:
             query = (
                 select(
                     _p.channel_sku,

@@ -35,15 +35,8 @@ class SqlUsers:
         self._dummy_hash: str | None = None
 
     def _write(self, statement: Any) -> Any:
-        lock = self.db.write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with self.db.writer.begin() as conn:
-                return conn.execute(statement)
-        finally:
-            if lock is not None:
-                lock.release()
+        with self.db.write() as conn:
+            return conn.execute(statement)
 
     def create(self, username: str, password: str, role: Role | str) -> Principal:
         try:
