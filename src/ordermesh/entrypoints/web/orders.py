@@ -60,6 +60,22 @@ def _filters(
     }
 
 
+def list_query(
+    status: str | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    marketplace: str | None = None,
+    sku: str | None = None,
+    page: int = 1,
+) -> tuple[dict[str, str], int]:
+    """The list's filters and page, read once for the page and its refreshes alike."""
+    return _filters(status, channel, q, sort, marketplace, sku), max(page, 1)
+
+
+ListQuery = Annotated[tuple[dict[str, str], int], Depends(list_query)]
+
+
 def _command(action: str, order_id: str, reason: str, actor: str) -> c.Command:
     if action == "hold":
         return c.HoldOrder(order_id, reason or "held from the dashboard", actor=actor)
@@ -112,19 +128,9 @@ def routes(web: Web) -> APIRouter:
         }
 
     @router.get("/orders")
-    def order_list(
-        request: Request,
-        status: str | None = None,
-        channel: str | None = None,
-        q: str | None = None,
-        sort: str | None = None,
-        marketplace: str | None = None,
-        sku: str | None = None,
-        page: int = 1,
-    ) -> Response:
+    def order_list(request: Request, query: ListQuery) -> Response:
         web.user(request)
-        filters = _filters(status, channel, q, sort, marketplace, sku)
-        context = list_context(request, filters, max(page, 1))
+        context = list_context(request, *query)
         context.update(
             statuses=STATUSES,
             sorts=SORTS,
@@ -134,20 +140,10 @@ def routes(web: Web) -> APIRouter:
         return web.render(request, "orders.html", context)
 
     @router.get("/orders/rows")
-    def order_rows(
-        request: Request,
-        status: str | None = None,
-        channel: str | None = None,
-        q: str | None = None,
-        sort: str | None = None,
-        marketplace: str | None = None,
-        sku: str | None = None,
-        page: int = 1,
-    ) -> Response:
+    def order_rows(request: Request, query: ListQuery) -> Response:
         """The table alone, for the list's own refresh: same filters, same page."""
         web.user(request)
-        filters = _filters(status, channel, q, sort, marketplace, sku)
-        context = list_context(request, filters, max(page, 1))
+        context = list_context(request, *query)
         return web.render(request, "orders_rows.html", context)
 
     @router.post("/orders/bulk", dependencies=[Depends(check_csrf)])

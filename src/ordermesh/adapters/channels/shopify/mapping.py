@@ -159,9 +159,66 @@ def _address(
         return None
 
 
+def _shipping_address(a: Any, *, country: str | None, order_ref: str) -> Address | None:
+    """Both wire shapes name the address fields alike but for the country code."""
+    if a is None:
+        return None
+    return _address(
+        name=a.name,
+        first_name=a.first_name,
+        last_name=a.last_name,
+        line1=a.address1,
+        line2=a.address2,
+        city=a.city,
+        state=a.province_code,
+        postal_code=a.zip,
+        country=country,
+        phone=a.phone,
+        company=a.company,
+        order_ref=order_ref,
+    )
+
+
+def _snapshot(
+    *,
+    account_id: str,
+    order_id: str,
+    items: list[tuple[str, str, int, int | None, str | None]],
+    address: Address | None,
+    cancelled: bool,
+    fulfillment_status: str | None,
+    financial_status: str | None,
+    updated_at: datetime,
+    purchase_date: datetime,
+    currency: str,
+    email: str | None,
+    total: str | None,
+) -> ChannelOrder:
+    """The one place a Shopify order becomes a snapshot, whichever way it came: a webhook and
+    a poll of the same version must give equal snapshots (and so one inbox key)."""
+    return ChannelOrder(
+        channel=CHANNEL,
+        channel_account=account_id,
+        channel_order_id=order_id,
+        state=channel_state(
+            cancelled=cancelled,
+            fulfillment_status=fulfillment_status,
+            financial_status=financial_status,
+            units_left=sum(cur if cur is not None else q for _, _, q, cur, _ in items),
+        ),
+        updated_at=_utc(updated_at),
+        purchase_date=_utc(purchase_date),
+        lines=_lines(items),
+        currency=currency,
+        buyer_name=address.name if address else None,
+        buyer_email=email,
+        shipping_address=address,
+        total=total,
+    )
+
+
 def from_graphql(node: wire.OrderNode, *, account_id: str) -> ChannelOrder:
     """An Admin GraphQL `Order` node → our snapshot of it."""
-    order_id = str(node.legacy_resource_id)
     items = [
         (
             numeric_id(li.id),
@@ -174,43 +231,19 @@ def from_graphql(node: wire.OrderNode, *, account_id: str) -> ChannelOrder:
         )
         for li in node.line_items.nodes
     ]
-    lines = _lines(items)
     a = node.shipping_address
-    address = (
-        _address(
-            name=a.name,
-            first_name=a.first_name,
-            last_name=a.last_name,
-            line1=a.address1,
-            line2=a.address2,
-            city=a.city,
-            state=a.province_code,
-            postal_code=a.zip,
-            country=a.country_code_v2,
-            phone=a.phone,
-            company=a.company,
-            order_ref=node.name,
-        )
-        if a
-        else None
-    )
-    return ChannelOrder(
-        channel=CHANNEL,
-        channel_account=account_id,
-        channel_order_id=order_id,
-        state=channel_state(
-            cancelled=node.cancelled_at is not None,
-            fulfillment_status=node.display_fulfillment_status,
-            financial_status=node.display_financial_status,
-            units_left=sum(cur if cur is not None else q for _, _, q, cur, _ in items),
-        ),
-        updated_at=_utc(node.updated_at),
-        purchase_date=_utc(node.processed_at or node.created_at),
-        lines=lines,
+    return _snapshot(
+        account_id=account_id,
+        order_id=str(node.legacy_resource_id),
+        items=items,
+        address=_shipping_address(a, country=a.country_code_v2 if a else None, order_ref=node.name),
+        cancelled=node.cancelled_at is not None,
+        fulfillment_status=node.display_fulfillment_status,
+        financial_status=node.display_financial_status,
+        updated_at=node.updated_at,
+        purchase_date=node.processed_at or node.created_at,
         currency=node.currency_code,
-        buyer_name=address.name if address else None,
-        buyer_email=node.email,
-        shipping_address=address,
+        email=node.email,
         total=str(node.total_price_set.shop_money.amount) if node.total_price_set else None,
     )
 
@@ -228,41 +261,18 @@ def from_webhook(order: wire.RestOrder, *, account_id: str) -> ChannelOrder:
         for li in order.line_items
     ]
     a = order.shipping_address
-    address = (
-        _address(
-            name=a.name,
-            first_name=a.first_name,
-            last_name=a.last_name,
-            line1=a.address1,
-            line2=a.address2,
-            city=a.city,
-            state=a.province_code,
-            postal_code=a.zip,
-            country=a.country_code,
-            phone=a.phone,
-            company=a.company,
-            order_ref=order.name,
-        )
-        if a
-        else None
-    )
-    return ChannelOrder(
-        channel=CHANNEL,
-        channel_account=account_id,
-        channel_order_id=str(order.id),
-        state=channel_state(
-            cancelled=order.cancelled_at is not None,
-            fulfillment_status=_REST_FULFILLMENT.get(order.fulfillment_status or ""),
-            financial_status=order.financial_status,
-            units_left=sum(cur if cur is not None else q for _, _, q, cur, _ in items),
-        ),
-        updated_at=_utc(order.updated_at),
-        purchase_date=_utc(order.processed_at or order.created_at),
-        lines=_lines(items),
+    return _snapshot(
+        account_id=account_id,
+        order_id=str(order.id),
+        items=items,
+        address=_shipping_address(a, country=a.country_code if a else None, order_ref=order.name),
+        cancelled=order.cancelled_at is not None,
+        fulfillment_status=_REST_FULFILLMENT.get(order.fulfillment_status or ""),
+        financial_status=order.financial_status,
+        updated_at=order.updated_at,
+        purchase_date=order.processed_at or order.created_at,
         currency=order.currency,
-        buyer_name=address.name if address else None,
-        buyer_email=order.email,
-        shipping_address=address,
+        email=order.email,
         total=str(order.total_price) if order.total_price is not None else None,
     )
 
