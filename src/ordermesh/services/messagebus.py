@@ -73,8 +73,7 @@ class MessageBus:
             for react in self.event_handlers.get(type(event), ()):
                 try:
                     for follow_up in react(event, self.deps):
-                        result = self.handle_quietly(follow_up)
-                        del result
+                        self.handle_quietly(follow_up)
                 except Exception:
                     log.exception(
                         "handler %s failed on %s", getattr(react, "__name__", react), event
