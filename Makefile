@@ -8,7 +8,7 @@ WEB_VENDOR := src/ordermesh/entrypoints/web/static/vendor
 WEB_STAMP := $(WEB_VENDOR)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench install services web-assets chromium clean
+.PHONY: run test lint bench install services web-assets chromium wrk clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ web-assets: $(WEB_STAMP)
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The API benchmark's load generator: a C client, so that the load does not compete with the
+# server for the same two cores as a Python one would.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
 run: $(STAMP) web-assets
 	$(BIN)/ordermesh demo
 
@@ -47,8 +52,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-bench: $(STAMP) services
-	$(BIN)/python -m bench
+bench: $(STAMP) web-assets services wrk
+	$(BIN)/python -m bench --only all
 
 clean:
 	rm -rf $(VENV) var node_modules $(WEB_VENDOR) .pytest_cache .mypy_cache .ruff_cache

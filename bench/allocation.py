@@ -20,7 +20,7 @@ import psycopg
 
 from bench.databases import WAREHOUSE, Target, restock_if_low
 from bench.timing import Figures, Work, drive
-from ordermesh.adapters.db.engine import SQLITE_PRAGMAS
+from ordermesh.adapters.db.engine import SQLITE_WRITER_PRAGMAS
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain import commands as c
 from ordermesh.domain.ids import new_id
@@ -102,8 +102,8 @@ def sqlite_raw_work(
 
     def make() -> tuple[Work, Callable[[], None]]:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        # Exactly ordermesh's connection settings (WAL, synchronous=NORMAL, …).
-        for pragma in SQLITE_PRAGMAS:
+        # Exactly the settings of ordermesh's writers (WAL, synchronous=NORMAL, …).
+        for pragma in SQLITE_WRITER_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
 
         def work(rng: random.Random) -> bool:
@@ -166,6 +166,22 @@ def postgres_raw_work(dsn: str, pool: list[str]) -> Callable[[], tuple[Work, Cal
 
 
 # -- the benchmark -------------------------------------------------------------------------
+def settle(target: Target) -> None:
+    """Start each timed run from the same state: the previous run's dirty pages written out and
+    its dead stock rows vacuumed, so that neither side pays for the other's leftovers (a
+    checkpoint or autovacuum falling due would otherwise land on whichever runs next)."""
+    if target.backend == "sqlite":
+        conn = sqlite3.connect(target.raw, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(target.raw, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) stock_levels")
+        conn.execute("CHECKPOINT")
+
+
 def run(
     om: Ordermesh,
     target: Target,
@@ -181,8 +197,10 @@ def run(
     for dataset, pool in pools.items():
         for n in clients:
             restock_if_low(om)
+            settle(target)
             ours = drive(ordermesh_work(om, pool), n, seconds, warmup)
             restock_if_low(om)
+            settle(target)
             if target.backend == "sqlite":
                 raw_make = sqlite_raw_work(target.raw, lock, pool)
             else:

@@ -9,22 +9,20 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy import update
 
 from bench.allocation import ADDRESS, PRICE
 from bench.databases import Target, restock_if_low
+from bench.serving import cpu_seconds, free_port, running
 from bench.sizes import Sizes
 from ordermesh.adapters.db.tables import outbox
 from ordermesh.bootstrap import Ordermesh
@@ -38,51 +36,20 @@ class Skipped(Exception):
     """The API cannot be benchmarked here; the reason is recorded instead of figures."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextmanager
+def server(target: Target) -> Iterator[str]:
+    with serving(target) as (base, _):
+        yield base
 
 
 @contextmanager
-def server(target: Target) -> Iterator[str]:
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        yield from _serving(target, port, log)
-
-
-def _serving(target: Target, port: int, log: Any) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.api_server", target.url, str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ORDERMESH_LOG_LEVEL": "WARNING"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                tail = log.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"the API server exited ({process.returncode}):\n{tail}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not answer /health within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def serving(target: Target) -> Iterator[tuple[str, int]]:
+    """The API's base URL and its process id."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.api_server", target.url, str(port)]
+    env = {**os.environ, "ORDERMESH_LOG_LEVEL": "WARNING"}
+    with running("the API server", command, port, env) as served:
+        yield served
 
 
 _WRK_POST = """
@@ -236,15 +203,25 @@ def run(
     backlog = _drain_outbox(om)
     _, key = om.api_keys.create("bench", "operator")
     rows = []
-    with server(target) as base:
+    with serving(target) as (base, pid):
         for method in ("GET", "POST"):
+            cpu_before = cpu_seconds(pid)
             figures = load(
                 f"{base}{ORDERS}", method, key, sizes.api_connections, sizes.api_seconds, len(skus)
             )
+            cpu_after = cpu_seconds(pid)
+            if cpu_before is not None and cpu_after is not None and figures["requests"]:
+                # Where the time goes: the server's own CPU per request (the load generator's
+                # is not in it). Closed-loop latency is connections / throughput, so this is
+                # what bounds p99 on a machine the server shares with the load.
+                figures["server_cpu_ms_per_request"] = round(
+                    1000 * (cpu_after - cpu_before) / figures["requests"], 3
+                )
             progress(
                 f"  api {target.backend} {method} {ORDERS} x{sizes.api_connections}: "
                 f"{figures['per_second']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
-                f"p99 {figures['p99_ms']:.1f} ms, errors {figures['errors']} ({figures['tool']})"
+                f"p99 {figures['p99_ms']:.1f} ms, errors {figures['errors']} ({figures['tool']}), "
+                f"server CPU {figures.get('server_cpu_ms_per_request', float('nan')):.2f} ms/request"
             )
             rows.append(
                 {

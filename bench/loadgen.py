@@ -37,6 +37,22 @@ def order_body(rng: random.Random, skus: int) -> bytes:
     )
 
 
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """Reads one HTTP/1.1 answer off a keep-alive connection (status line, headers and a body
+    of Content-Length bytes) and returns its status line."""
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status_line
+
+
 async def _client(
     host: str,
     port: int,
@@ -60,16 +76,7 @@ async def _client(
                 request = head + b"\r\n"
             began = time.perf_counter()
             writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            status_line = await read_answer(reader)
             ended = time.perf_counter()
             if began >= start:
                 latencies.append(ended - began)

@@ -112,6 +112,34 @@ def print_table(results: dict[str, dict[str, Any]], console: Console | None = No
             "" if row["goal"] is None else f"p99 ≤ {row['goal']:.0f} ms",
             _met(row["met"]),
         )
+    for row in results.get("dashboard", {}).get("figures", []):
+        table.add_row(
+            "dashboard",
+            row["backend"],
+            f"{row['page']} ({row['orders']:,} orders)",
+            "",
+            f"{row['p50_ms']:.1f}",
+            f"p95 {row['p95_ms']:.1f}",
+            "",
+            "",
+            f"p95 ≤ {row['goal']:.0f} ms",
+            _met(row["met"]),
+        )
+    shopify = results.get("shopify", {})
+    for row in shopify.get("figures", []):
+        intake = row["case"] == "intake"
+        table.add_row(
+            "shopify",
+            row["backend"],
+            "webhook intake" if intake else "webhook → allocated",
+            f"{row['per_second']:.0f}/s" if intake else f"{row['allocated']}/{row['orders']}",
+            "" if row["p50_ms"] is None else f"{row['p50_ms']:.1f}",
+            "" if row["p99_ms"] is None else f"{row['p99_ms']:.1f}",
+            "",
+            "",
+            "≥ 1,000/s" if intake else "",
+            _met(shopify.get("met")) if intake else "—",
+        )
     for name, result in results.items():
         for backend, reason in result["skipped"].items():
             table.add_row(name, backend, reason, "", "", "", "", "", "", "—")

@@ -20,6 +20,8 @@ class Sizes:
     api_seconds: float
     api_orders: int
     """Orders in the database before the API's GET is measured."""
+    dashboard_orders: int
+    dashboard_samples: int
 
 
 FULL = Sizes(
@@ -35,6 +37,8 @@ FULL = Sizes(
     api_connections=32,
     api_seconds=10.0,
     api_orders=2_000,
+    dashboard_orders=1_000_000,
+    dashboard_samples=40,
 )
 
 QUICK = Sizes(
@@ -50,4 +54,6 @@ QUICK = Sizes(
     api_connections=4,
     api_seconds=1.0,
     api_orders=20,
+    dashboard_orders=3_000,
+    dashboard_samples=5,
 )

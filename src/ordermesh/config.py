@@ -26,7 +26,16 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     channel_sync_seconds: float = Field(default=60.0, gt=0)
-    """How often the worker pulls changed orders from each active channel account."""
+    """How often the worker pulls changed orders from each active channel account; for a
+    channel with a tight usage plan (Amazon) the shortest wait between two syncs."""
+    channel_sync_max_lag_seconds: float = Field(default=600.0, gt=0)
+    """Amazon accounts are synced when their expected orders fill pages, but never later than
+    this after the last sync. Lower (down to channel_sync_seconds) imports sooner, at more
+    SP-API requests per order; see services/sync_cadence.py."""
+    stock_reconcile_seconds: float = Field(default=900.0, gt=0)
+    """How often the worker reads back every channel's quantities to find and heal drift."""
+    stock_sync_behind_seconds: float = Field(default=120.0, gt=0)
+    """A channel whose oldest waiting stock push is older than this is behind (alerted)."""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ordermesh.domain import commands as c
 from tests.browser.conftest import PASSWORD, Shop, log_in, screenshot
 
 pytestmark = pytest.mark.browser
@@ -143,9 +144,14 @@ def test_bulk_cancel_confirms_and_reports_each_order(page, shop: Shop) -> None:
 
 
 def test_receiving_stock_raises_available_on_the_inventory_page(page, shop: Shop) -> None:
+    shop.om.handle(c.UpsertListing("shopify-main", "mug-red", "MUG-1"))
+    shop.om.handle(c.ConfigureStockSync("shopify-main", buffer_units=2))
     log_in(page, shop, "olga", "/inventory?sku=MUG-1")
     level = page.locator('#levels tr[data-sku="MUG-1"][data-location="WH1"] td.available')
     expect(level).to_have_text("1")  # 3 on hand, 2 reserved for WEB-1001
+    listing = page.locator('#listings tr[data-channel-sku="mug-red"]')
+    expect(listing.locator("td.ats")).to_have_text("0")
+    expect(listing.locator("td.explain")).to_contain_text("1 of 1 held back as a buffer")
 
     form = page.locator("#form-receive")
     form.get_by_label("Location").select_option("WH1")
@@ -162,6 +168,9 @@ def test_receiving_stock_raises_available_on_the_inventory_page(page, shop: Shop
     form.get_by_role("button", name="Receive stock").click()
     expect(page.get_by_role("status")).to_contain_text("available")
     expect(level).to_have_text("13")
+    expect(listing.locator("td.ats")).to_have_text("11")
+    expect(listing.locator("td.explain")).to_contain_text("2 of 13 held back as a buffer")
+    expect(listing.locator("td.push")).to_contain_text("Waiting to be sent: 11")
     screenshot(page, "inventory")
     screenshot(page, "inventory-phone", phone=True)
 

@@ -1,20 +1,24 @@
-"""The API served for real: uvicorn on a free loopback port in a thread, httpx as the client."""
+"""The API served for real: uvicorn on a free loopback port in a thread, httpx as the client;
+the CLI run in this process against the test database."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
+from click.testing import Result
+from typer.testing import CliRunner
 
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.entrypoints.api.server import config
+from ordermesh.entrypoints.cli.main import app
 
 
 def free_port() -> int:
@@ -78,3 +82,17 @@ def api(om: Ordermesh) -> Iterator[Api]:
         finally:
             for c in (clients.admin, clients.operator, clients.viewer, clients.anonymous):
                 c.close()
+
+
+@pytest.fixture
+def cli(database_url: str) -> Callable[..., Result]:
+    """`cli("orders", "list")` runs `ordermesh orders list` against the test database, with a
+    terminal wide enough that tables are not cut."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(
+            app, list(args), env={"ORDERMESH_DATABASE_URL": database_url, "COLUMNS": "200"}
+        )
+
+    return invoke

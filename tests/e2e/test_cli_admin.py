@@ -17,16 +17,6 @@ from tests.builders.catalogue import a_location, a_product, an_order, stock
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli(database_url: str):
-    def invoke(*args: str):
-        return runner.invoke(
-            app, list(args), env={"ORDERMESH_DATABASE_URL": database_url, "COLUMNS": "200"}
-        )
-
-    return invoke
-
-
 def test_init_creates_a_new_database_and_is_safe_to_run_again(tmp_path):
     env = {"ORDERMESH_DATABASE_URL": f"sqlite:///{tmp_path}/new/ordermesh.db"}
 

@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from typer.testing import CliRunner
-
 from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
-from ordermesh.entrypoints.cli.main import app
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli(database_url: str):
-    def invoke(*args: str):
-        return runner.invoke(
-            app, list(args), env={"ORDERMESH_DATABASE_URL": database_url, "COLUMNS": "200"}
-        )
-
-    return invoke
-
 
 AMAZON = (
     "channels", "add", "amazon", "--name", "Amazon EU", "--seller-id", "A2SELLER",

@@ -6,22 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ordermesh.entrypoints.cli.main import app
 from tests.builders.catalogue import a_location, a_product, an_order, stock
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli(database_url: str):
-    def invoke(*args: str):
-        return runner.invoke(
-            app, list(args), env={"ORDERMESH_DATABASE_URL": database_url, "COLUMNS": "200"}
-        )
-
-    return invoke
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

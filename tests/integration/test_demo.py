@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -170,3 +172,113 @@ def test_the_started_server_answers_health(tmp_path: Path, command: str):
     if command == "demo":
         assert f"http://127.0.0.1:{port}/docs" in output
         assert "Admin API key" in output
+
+
+def _start_demo(tmp_path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        ORDERMESH_DATABASE_URL=f"sqlite:///{tmp_path}/demo.db",
+        ORDERMESH_ENV="development",
+        ORDERMESH_CHANNEL_SYNC_SECONDS="1",
+        COLUMNS="200",
+    )
+    executable = str(Path(sys.executable).with_name("ordermesh"))
+    with log.open("wb") as out:
+        # A file, not a pipe: a pipe nobody reads would stall the server once it is full.
+        return subprocess.Popen(
+            [executable, "demo", "--port", str(port), "--orders-per-minute", "120"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _accounts_with_orders(
+    base: str,
+    log: Path,
+    process: subprocess.Popen[bytes],
+    key: str | None = None,
+    more_than: dict[str, int] | None = None,
+) -> Any:
+    """Poll the channel accounts API until both sandbox accounts have brought (more) orders in."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "orders from both sandboxes did not arrive in 90 s"
+        time.sleep(1)
+        key = key or _admin_key(log.read_text())
+        if key is None:
+            continue
+        try:
+            answer = httpx.get(
+                f"{base}/api/v1/channel-accounts",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            continue
+        if answer.status_code == 200:
+            accounts = {a["channel"]: a for a in answer.json()["items"]}
+            if set(accounts) == {"amazon", "shopify"} and all(
+                a["orders"] > (more_than or {}).get(channel, 0) for channel, a in accounts.items()
+            ):
+                return key, accounts
+
+
+def _admin_key(output: str) -> str | None:
+    found = re.search(r"om_[A-Za-z0-9_-]+", output)
+    return found.group(0) if found else None
+
+
+@pytest.mark.slow
+def test_make_run_brings_orders_in_from_both_sandboxes_and_a_restart_reuses_the_accounts(
+    tmp_path: Path,
+):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _start_demo(tmp_path, port, first_log)
+    try:
+        key, accounts = _accounts_with_orders(base, first_log, first)
+        orders = httpx.get(
+            f"{base}/api/v1/orders",
+            params={"limit": 200},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()["items"]
+    finally:
+        _stop(first)
+    output = first_log.read_text()
+    assert "Sandbox channels" in output
+    assert "accounts connected" in output
+    assert accounts["amazon"]["settings"]["marketplace_ids"] == ["ATVPDKIKX0DER", "A1PA6795UKMFR9"]
+    assert accounts["amazon"]["secrets"] == {
+        "lwa_client_secret": "set",
+        "refresh_token": "set",
+        # The sandbox's ORDER_CHANGE notifications are checked against it.
+        "notification_secret": "set",
+    }
+    sandbox_orders = [
+        o for o in orders if o["channel_account"] in {a["id"] for a in accounts.values()}
+    ]
+    assert {o["channel"] for o in sandbox_orders} == {"amazon", "shopify"}
+    # Sandbox orders carry the demo catalogue's SKUs, so none waits for a SKU mapping.
+    assert not [o for o in sandbox_orders if "unknown_sku" in str(o["holds"])]
+
+    again = _start_demo(tmp_path, port, second_log)
+    try:
+        before = {channel: a["orders"] for channel, a in accounts.items()}
+        _, reconnected = _accounts_with_orders(base, second_log, again, key, before)
+    finally:
+        _stop(again)
+    assert "accounts reused" in second_log.read_text()
+    assert {a["id"] for a in reconnected.values()} == {a["id"] for a in accounts.values()}

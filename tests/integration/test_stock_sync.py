@@ -3,57 +3,22 @@ channel's push queue, and draining the queue sends it, urgent first, latest figu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
-from ordermesh.bootstrap import Ordermesh, bootstrap
-from ordermesh.config import Settings
+from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain import commands as c
 from ordermesh.domain.availability import Rule
 from ordermesh.domain.errors import NotFound, ValidationFailed
-from ordermesh.ports.stock_sync import Push, PushOutcome, PushResult
+from ordermesh.ports.stock_sync import PushOutcome, PushResult
 from tests.builders.catalogue import a_bundle, a_location, a_product, an_order, stock
+from tests.builders.ordermesh import ManualClock, an_ordermesh
+from tests.builders.stock_sync import FakeChannel
 
 SHOP = "shopify-main"
 AMAZON = "amazon-de"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
-
-
-class Channel:
-    """A channel's listed quantities as a sender sets them; it can be taken down."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[tuple[str, int]]] = []
-        self.shows: dict[str, int] = {}
-        self.down = False
-        self.during_send: list = []
-
-    def send(self, batch: Sequence[Push]) -> list[PushResult]:
-        if self.down:
-            raise ConnectionError("503 Service Unavailable")
-        self.batches.append([(p.channel_sku, p.quantity) for p in batch])
-        for react in self.during_send:
-            react()
-        self.during_send = []
-        for p in batch:
-            self.shows[p.channel_sku] = p.quantity
-        return [PushResult(p.channel_sku, PushOutcome.SENT) for p in batch]
-
-    @property
-    def sent(self) -> list[tuple[str, int]]:
-        return [push for batch in self.batches for push in batch]
 
 
 @pytest.fixture
@@ -63,14 +28,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def om(database_url: str, clock: ManualClock) -> Iterator[Ordermesh]:
-    app = bootstrap(
-        Settings(database_url=database_url, env="test", worker=False), clock=clock, migrate=False
-    )
-    try:
+    with an_ordermesh(database_url, clock) as app:
         a_location(app, "WH1")
         yield app
-    finally:
-        app.close()
 
 
 def listed(om: Ordermesh, sku: str, *accounts: str) -> None:
@@ -78,7 +38,7 @@ def listed(om: Ordermesh, sku: str, *accounts: str) -> None:
         om.handle(c.UpsertListing(account, f"{sku}@{account}", sku))
 
 
-def drain(om: Ordermesh, account: str, channel: Channel, max_batch: int = 100):
+def drain(om: Ordermesh, account: str, channel: FakeChannel, max_batch: int = 100):
     return om.stock_sync.drain_pushes(account, channel, max_batch)
 
 
@@ -92,7 +52,7 @@ def test_receiving_stock_queues_one_push_per_listing_with_the_new_figure(om):
     listed(om, "MUG", SHOP, AMAZON)
     stock(om, "MUG", 12)
     assert {s.channel_account: s.depth for s in om.stock_sync.status()} == {AMAZON: 1, SHOP: 1}
-    shop = Channel()
+    shop = FakeChannel()
     drained = drain(om, SHOP, shop)
     assert (drained.sent, shop.sent) == (1, [("MUG@shopify-main", 12)])
     assert depth(om, SHOP) == 0
@@ -104,7 +64,7 @@ def test_two_changes_before_a_drain_become_one_push_of_the_latest_figure(om):
     listed(om, "MUG", SHOP)
     stock(om, "MUG", 10)
     stock(om, "MUG", 5)
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.sent == [("MUG@shopify-main", 15)]
     drain(om, SHOP, shop)
@@ -118,7 +78,7 @@ def test_an_order_taking_the_last_unit_is_pushed_before_older_routine_changes(om
     listed(om, "BAG", SHOP)
     stock(om, "MUG", 40)
     stock(om, "BAG", 1)
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     clock.advance(seconds=5)
     stock(om, "MUG", 1)  # 40 → 41: routine
@@ -136,7 +96,7 @@ def test_a_channel_that_is_down_keeps_its_pushes_and_catches_up_with_the_latest_
     a_product(om, "BAG")
     listed(om, "MUG", SHOP)
     listed(om, "BAG", SHOP)
-    shop = Channel()
+    shop = FakeChannel()
     shop.down = True
     stock(om, "MUG", 10)
     stock(om, "BAG", 3)
@@ -162,7 +122,7 @@ def test_a_figure_that_changes_while_its_push_is_in_flight_is_sent_again(om):
     a_product(om, "MUG")
     listed(om, "MUG", SHOP)
     stock(om, "MUG", 10)
-    shop = Channel()
+    shop = FakeChannel()
     shop.during_send.append(lambda: an_order(om, ("MUG", 3)))
     drain(om, SHOP, shop)
     assert depth(om, SHOP) == 1
@@ -177,7 +137,7 @@ def test_the_last_units_are_offered_on_the_channel_ranked_first_only(om):
     a_product(om, "MUG")
     listed(om, "MUG", SHOP, AMAZON)
     stock(om, "MUG", 5)
-    shop, amazon = Channel(), Channel()
+    shop, amazon = FakeChannel(), FakeChannel()
     drain(om, SHOP, shop)
     drain(om, AMAZON, amazon)
     an_order(om, ("MUG", 3))
@@ -196,7 +156,7 @@ def test_a_bundle_listing_follows_its_scarcest_component(om):
     listed(om, "GIFT", SHOP)
     stock(om, "MUG", 10)
     stock(om, "SPOON", 7)
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.shows == {"GIFT@shopify-main": 3}
     an_order(om, ("SPOON", 2))
@@ -214,7 +174,7 @@ def test_a_buffer_and_a_cap_shape_the_figure_and_the_explanation_says_so(om):
     listed(om, "MUG", SHOP)
     stock(om, "MUG", 30)
     om.handle(c.ConfigureStockSync(SHOP, buffer_units=2, buffer_percent="10", max_quantity=20))
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.shows == {"MUG@shopify-main": 20}
     an_order(om, ("MUG", 10))  # 20 free − 2 − 10 % = 16
@@ -245,7 +205,7 @@ def test_an_fba_listing_is_never_pushed_and_its_merchant_twin_stands_in_when_fba
     om.handle(c.UpsertListing(AMAZON, "MUG-MFN", "MUG"))
     stock(om, "MUG", 8)
     stock(om, "MUG", 4, location="FBA-DE")
-    amazon = Channel()
+    amazon = FakeChannel()
     drain(om, AMAZON, amazon)
     assert amazon.shows == {"MUG-MFN": 0}
     om.handle(c.AdjustStock("MUG", "FBA-DE", -4, reason="sold out at FBA"))
@@ -268,7 +228,7 @@ def test_a_listing_the_channel_refuses_is_set_aside_until_its_figure_changes(om)
     status = om.stock_sync.status(SHOP)[0]
     assert (status.depth, status.rejected, status.last_error) == (0, 1, "unknown SKU")
     stock(om, "MUG", 1)
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.shows == {"MUG@shopify-main": 5}
 
@@ -284,7 +244,7 @@ def test_a_push_whose_sender_died_mid_send_is_sent_again_when_its_lease_runs_out
     listed(om, "MUG", SHOP)
     stock(om, "MUG", 6)
     [claimed] = om.stock_sync.queue.claim(SHOP, 10)  # a worker took it, then crashed
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.sent == [], "still leased to the worker that died"
     clock.advance(minutes=5)
@@ -307,7 +267,7 @@ def test_a_listing_the_channel_did_not_answer_for_is_retried(om, clock):
     drained = drain(om, SHOP, AnswersForMugOnly())
     assert (drained.sent, drained.retried) == (1, 1)
     clock.advance(minutes=10)
-    shop = Channel()
+    shop = FakeChannel()
     drain(om, SHOP, shop)
     assert shop.sent == [("BAG@shopify-main", 2)]
 

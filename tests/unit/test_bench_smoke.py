@@ -55,8 +55,13 @@ def test_every_benchmark_runs_at_toy_size_and_records_its_figures(tmp_path: Path
         assert {row["method"] for row in api["figures"]} == {"GET", "POST"}
         assert all(row["requests"] > 0 and row["errors"] == 0 for row in api["figures"])
 
+    dashboard = _read(tmp_path, "dashboard")
+    pages = {row["page"] for row in dashboard["figures"]}
+    assert {"overview", "order page", "orders list, SKU filter"} <= pages
+    assert all(row["p95_ms"] >= row["p50_ms"] > 0 for row in dashboard["figures"])
+
     summary = _read(tmp_path, "summary")
-    assert set(summary["benchmarks"]) == {"allocation", "import", "api"}
+    assert set(summary["benchmarks"]) == {"allocation", "import", "api", "dashboard"}
     assert "ordermesh benchmarks" in done.stdout
 
 

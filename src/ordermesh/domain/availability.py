@@ -13,7 +13,8 @@ import enum
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from ordermesh.domain.catalogue import bundle_available
 from ordermesh.domain.errors import ValidationFailed
@@ -44,6 +45,11 @@ class Rule(enum.StrEnum):
     HYBRID_KEPT = "hybrid_kept"
     LAST_UNITS_OFFERED = "last_units_offered"
     LAST_UNITS_WITHHELD = "last_units_withheld"
+    IN_FLIGHT_MARGIN = "in_flight_margin"
+    """Units held back for orders the channel has taken and ordermesh has not imported yet."""
+    PENDING_ORDERS = "pending_orders"
+    """Units taken by orders imported but not released yet (Amazon Pending): the channel has
+    counted them, ordermesh has reserved nothing for them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,44 @@ class Explanation:
     rules: tuple[Rule, ...] = ()
     notes: tuple[str, ...] = field(default=())
     """Sentences for a person, one per rule that fired."""
+    margin: int = 0
+    """Units held back for orders the channel has probably taken but not yet sent us."""
+    demand: InFlightDemand | None = None
+    """What the margin was estimated from."""
+    pending_orders: int = 0
+    """Units (kits, for a bundle) of `free` taken by pending orders, which hold no reservation
+    until the channel releases them."""
+
+
+@dataclass(frozen=True, slots=True)
+class InFlightDemand:
+    """Orders a channel has taken that ordermesh has not imported yet, estimated for one
+    listing: its recent sales rate times how far the account's import lags behind.
+
+    An absolute quantity set on a channel that offers no compare-and-set (Amazon) overwrites
+    the decrements the channel made for those orders, so they would be sold a second time:
+    the margin is held back from the pushed figure instead."""
+
+    units_sold: int
+    """Units of the listing sold on the channel within `window` of imported time."""
+    window: timedelta
+    import_lag: timedelta
+    """From the last imported moment (the account's cursor) to the time the pushed figure is
+    expected to stand, including the wait for the next import."""
+
+    @property
+    def margin(self) -> int:
+        """The expected number of unimported units, rounded half up: a listing that sells one
+        unit a day does not lose its last unit to a lag of minutes, one that sells one a minute
+        over a four-minute lag holds four back."""
+        if self.units_sold <= 0 or self.window <= timedelta(0) or self.import_lag <= timedelta(0):
+            return 0
+        expected = (
+            Decimal(self.units_sold)
+            * Decimal(self.import_lag.total_seconds())
+            / Decimal(self.window.total_seconds())
+        )
+        return int(expected.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def serving_locations(policy: StockPolicy, kinds: Mapping[str, LocationKind]) -> tuple[str, ...]:
@@ -183,8 +227,10 @@ def _free_at(
     places: Iterable[str],
     levels: Mapping[str, Sequence[Level]],
     bundles: Mapping[str, Mapping[str, int]],
+    pending: Mapping[str, int] | None = None,
 ) -> tuple[int, tuple[LocationFigure, ...], tuple[ComponentFigure, ...]]:
-    """Free units of a SKU (kits of a bundle: the scarcest component decides) at some places."""
+    """Free units of a SKU (kits of a bundle: the scarcest component decides) at some places,
+    less the `pending` units of each stocked SKU (orders that hold no reservation yet)."""
     wanted = set(places)
     components = bundles.get(sku)
     stocked = sorted(components) if components else [sku]
@@ -197,6 +243,10 @@ def _free_at(
     by_sku: dict[str, int] = {}
     for f in figures:
         by_sku[f.sku] = by_sku.get(f.sku, 0) + f.available
+    for s in stocked:
+        taken = (pending or {}).get(s, 0)
+        if taken > 0:
+            by_sku[s] = max(by_sku.get(s, 0) - taken, 0)
     if not components:
         return by_sku.get(sku, 0), figures, ()
     kits = bundle_available(components, by_sku)
@@ -214,6 +264,7 @@ def _base(
     kinds: Mapping[str, LocationKind],
     levels: Mapping[str, Sequence[Level]],
     bundles: Mapping[str, Mapping[str, int]],
+    pending: Mapping[str, int],
 ) -> Explanation:
     if not listing.pushed:
         free, figures, parts = _free_at(listing.sku, fba_locations(policy, kinds), levels, bundles)
@@ -229,17 +280,26 @@ def _base(
             rules=(Rule.NOT_PUSHED,),
             notes=("fulfilled by the marketplace from its own stock; ordermesh does not push it",),
         )
-    free, figures, parts = _free_at(listing.sku, serving_locations(policy, kinds), levels, bundles)
+    places = serving_locations(policy, kinds)
+    free, figures, parts = _free_at(listing.sku, places, levels, bundles)
+    taken = 0
+    rules: list[Rule] = []
+    notes: list[str] = []
+    if any(pending.values()):
+        unreserved, _, _ = _free_at(listing.sku, places, levels, bundles, pending)
+        taken = max(free, 0) - unreserved
+    if taken > 0:
+        rules.append(Rule.PENDING_ORDERS)
+        notes.append(f"pending orders: {taken}")
+    left = free - taken
     units, percent, source = policy.buffer_units, policy.buffer_percent, "account"
     if override is not None:
         units, percent, source = override.units, override.percent, "sku"
-    buffer = units + math.ceil(Decimal(max(free, 0)) * percent / Decimal(100))
-    quantity = max(free - buffer, 0)
-    rules: list[Rule] = []
-    notes: list[str] = []
-    if buffer and free > 0:
+    buffer = units + math.ceil(Decimal(max(left, 0)) * percent / Decimal(100))
+    quantity = max(left - buffer, 0)
+    if buffer and left > 0:
         rules.append(Rule.BUFFER)
-        notes.append(f"{min(buffer, free)} of {free} held back as a buffer ({source})")
+        notes.append(f"{min(buffer, left)} of {left} held back as a buffer ({source})")
     if policy.max_quantity is not None and quantity > policy.max_quantity:
         rules.append(Rule.CAP)
         notes.append(f"capped at {policy.max_quantity} (of {quantity})")
@@ -260,6 +320,7 @@ def _base(
         max_quantity=policy.max_quantity,
         rules=tuple(rules),
         notes=tuple(notes),
+        pending_orders=taken,
     )
 
 
@@ -275,13 +336,19 @@ def available_to_sell(
     kinds: Mapping[str, LocationKind],
     levels: Mapping[str, Sequence[Level]],
     bundles: Mapping[str, Mapping[str, int]],
+    demand: Mapping[tuple[str, str], InFlightDemand] | None = None,
+    pending: Mapping[str, int] | None = None,
 ) -> dict[tuple[str, str], Explanation]:
     """The figure of each listing, keyed by (channel account, channel SKU).
 
     `policies` by channel account (an account without one gets the defaults); `overrides` by
     (channel account, SKU); `levels` by stocked SKU; `bundles` maps a bundle SKU to its
-    components. Listings of the same SKU are decided together: the rules share units among them.
+    components; `demand` by listing, for channels whose pushes are absolute; `pending` by
+    stocked SKU (bundles exploded): units of orders the channel has taken but not released,
+    which no reservation covers yet. Listings of the same SKU are decided together: the rules
+    share units among them.
     """
+    unreserved = pending or {}
 
     def policy_of(listing: Listing) -> StockPolicy:
         return policies.get(listing.channel_account) or StockPolicy(listing.channel_account)
@@ -299,13 +366,39 @@ def available_to_sell(
                 kinds,
                 levels,
                 bundles,
+                unreserved,
             )
             for lst in group
         }
         _hybrid(group, figures, policy_of, kinds, levels, bundles)
-        _last_units(sku, group, figures, policy_of, kinds, levels, bundles)
+        _last_units(sku, group, figures, policy_of, kinds, levels, bundles, unreserved)
+        for key, e in figures.items():
+            d = (demand or {}).get(key)
+            if d is not None and e.pushed:
+                figures[key] = _in_flight(e, d)
         result.update(figures)
     return result
+
+
+def _in_flight(e: Explanation, demand: InFlightDemand) -> Explanation:
+    """Last, so that the margin comes off the figure the channel would otherwise show."""
+    margin = min(demand.margin, e.quantity)
+    e = replace(e, demand=demand)
+    if margin <= 0:
+        return e
+    minutes = demand.import_lag.total_seconds() / 60
+    window = demand.window.total_seconds() / 3600
+    return replace(
+        _with(
+            e,
+            e.quantity - margin,
+            Rule.IN_FLIGHT_MARGIN,
+            f"{margin} held back for orders the channel may have taken in the last "
+            f"{minutes:.1f} min and not yet sent ({demand.units_sold} sold in the last "
+            f"{window:g} h of imported orders)",
+        ),
+        margin=margin,
+    )
 
 
 def _hybrid(
@@ -347,6 +440,7 @@ def _last_units(
     kinds: Mapping[str, LocationKind],
     levels: Mapping[str, Sequence[Level]],
     bundles: Mapping[str, Mapping[str, int]],
+    pending: Mapping[str, int],
 ) -> None:
     """With N or fewer free units left, one listing offers them and the others show 0: two
     channels selling the same last unit is exactly the oversell this exists to stop."""
@@ -357,7 +451,7 @@ def _last_units(
     places: set[str] = set()
     for lst in pushed:
         places.update(serving_locations(policy_of(lst), kinds))
-    total, _, _ = _free_at(sku, places, levels, bundles)
+    total, _, _ = _free_at(sku, places, levels, bundles, pending)
     if total > threshold:
         return
     offering = [lst for lst in pushed if figures[lst.key].quantity > 0]

@@ -9,6 +9,7 @@ from datetime import datetime
 from ordermesh.domain.catalogue import Product
 from ordermesh.domain.inventory import Location
 from ordermesh.domain.orders import Address, FulfilledBy
+from ordermesh.domain.shipments import ShipLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,36 @@ class ReleaseHold(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class ShipOrder(Command):
+    """Record a package of an order leaving with tracking; the channel is told of it through
+    the outbox, in the same transaction."""
+
+    order_id: str
+    carrier: str
+    tracking_number: str
+    lines: tuple[ShipLine, ...] | None = None
+    """None: every unit not shipped yet (at `location`, if named)."""
+    service: str | None = None
+    tracking_url: str | None = None
+    shipped_at: datetime | None = None
+    """When it left; now if not given."""
+    location: str | None = None
+    notify_customer: bool = True
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordShipmentConfirmation(Command):
+    """The channel's answer to a shipment confirmation."""
+
+    order_id: str
+    shipment_id: str
+    confirmed: bool
+    message: str = ""
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiveStock(Command):
     sku: str
     location: str
@@ -192,6 +223,19 @@ class RecordCount(Command):
     sku: str
     location: str
     counted: int
+    reference: str = ""
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class CountNetworkStock(Command):
+    """A marketplace's own count of what it can ship from its network (Amazon FBA
+    `fulfillableQuantity`), booked as count movements at the location that stands for it."""
+
+    channel_account: str
+    location: str
+    fulfillable: tuple[tuple[str, int], ...]
+    """(channel SKU, units the marketplace can ship now)."""
     reference: str = ""
     actor: str = "system"
 

@@ -50,6 +50,46 @@ class OrderShipped(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ShipmentRecorded(Event):
+    """A package of an order left with tracking (OrderShipped follows once all of it has)."""
+
+    order_id: str
+    shipment_id: str
+    channel: str
+    channel_account: str
+    channel_order_id: str
+    carrier: str
+    tracking_number: str
+    shipped_at: str
+    """ISO 8601, UTC."""
+    lines: tuple[tuple[int, str, int], ...]
+    """(line number, SKU, units) in the package."""
+    complete: bool
+    """True when this package completes the order."""
+    confirmation: str
+    """pending (the channel will be told) or not_required."""
+    service: str | None = None
+    tracking_url: str | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentConfirmed(Event):
+    order_id: str
+    shipment_id: str
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRejected(Event):
+    """The channel refused a shipment confirmation; its message says why."""
+
+    order_id: str
+    shipment_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderHeld(Event):
     order_id: str
     kind: str

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from ordermesh.domain.availability import (
     BufferOverride,
     Explanation,
+    InFlightDemand,
     Level,
     Listing,
     StockPolicy,
@@ -35,6 +36,12 @@ class StockPicture:
     bundles: Mapping[str, Mapping[str, int]]
     low_stock: Mapping[str, int]
     """Low-stock threshold per SKU: a push falling to it or below is urgent."""
+    demand: Mapping[tuple[str, str], InFlightDemand] = field(default_factory=dict)
+    """Per listing of an account whose pushes are absolute (no compare-and-set): its recent
+    sales and the account's import lag, for the in-flight margin."""
+    pending: Mapping[str, int] = field(default_factory=dict)
+    """Per stocked SKU (bundles exploded into their components): units of merchant-fulfilled
+    orders still pending on their channel, which hold no reservation yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,16 @@ class Figure:
     sku: str
     quantity: int
     low_stock_threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSale:
+    """Units a channel sold of one of its listings, which it took off that listing itself."""
+
+    channel_account: str
+    channel_sku: str
+    quantity: int
+    purchased_at: datetime
 
 
 class StockSyncRepository(Protocol):
@@ -60,6 +77,12 @@ class StockSyncRepository(Protocol):
 
     def queue(self, figures: Sequence[Figure]) -> int:
         """Write each figure as the listing's latest; returns how many pushes it made due."""
+        ...
+
+    def note_channel_sales(self, sales: Sequence[ChannelSale]) -> None:
+        """Lower each listing's confirmed figure by a sale the channel made after that figure
+        was confirmed (never below 0), as the channel lowered what it shows. A figure
+        confirmed after the sale is left as it is."""
         ...
 
     def configure(self, policy: StockPolicy) -> None: ...
@@ -100,6 +123,10 @@ class PushResult:
     channel_sku: str
     outcome: PushOutcome
     error: str = ""
+    channel_quantity: int | None = None
+    """What the channel showed when it refused a compare-and-set (a RETRY because the quantity
+    changed on the channel's side since it was last confirmed): the next push should compare
+    against this, once the change that caused it (usually a sale not yet imported) is known."""
 
 
 class ListingPushSender(Protocol):
@@ -129,6 +156,8 @@ class QueueStatus:
     """Listings the channel refused for good, until a new figure is written."""
     last_error: str | None
     last_sent_at: datetime | None
+    retrying: int = 0
+    """Listings whose push has failed three times or more in a row and is waiting to retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +177,17 @@ class PushQueue(Protocol):
     """The push queue outside any unit of work: claimed and settled in short transactions,
     so a slow channel never holds the database."""
 
-    def claim(self, channel_account: str, limit: int) -> list[Push]:
-        """Due pushes of an account, urgent first, then oldest; marked in flight under a lease."""
+    def claim(
+        self,
+        channel_account: str,
+        limit: int,
+        *,
+        urgent_only: bool = False,
+        bulk_only: bool = False,
+    ) -> list[Push]:
+        """Due pushes of an account, urgent first, then oldest; marked in flight under a lease.
+        `urgent_only` / `bulk_only` claim only the urgent / only the other ones, so that two
+        lanes of one account never take the same push."""
         ...
 
     def settle(self, pushes: Sequence[Push], results: Mapping[str, PushResult]) -> None:
@@ -159,3 +197,86 @@ class PushQueue(Protocol):
 
     def status(self, channel_account: str | None = None) -> list[QueueStatus]: ...
     def explain(self, channel_account: str, channel_sku: str) -> ListingFigure | None: ...
+    def listings_of(self, sku: str) -> list[ListingFigure]:
+        """Every listing of a SKU, and of the bundles made of it, explained."""
+        ...
+
+    def expected(self, channel_account: str) -> list[Expected]:
+        """Listings whose latest figure the channel has confirmed: what it should show now.
+        Listings with a push waiting or in flight are left out (that push will set them)."""
+        ...
+
+    def record_drift(
+        self,
+        channel_account: str,
+        drifts: Sequence[Drift],
+        *,
+        checked: int,
+        error: str | None,
+        heal: Collection[str],
+    ) -> int:
+        """Log what a reconciliation found and make due again the pushes of the listings in
+        `heal` whose figure has not moved since they were read; returns how many."""
+        ...
+
+    def drift_report(self, channel_account: str | None = None, limit: int = 100) -> DriftReport: ...
+
+    def seen_drift(self, channel_account: str, drifts: Sequence[Drift]) -> set[str]:
+        """The listings among these already found showing the same wrong figure before."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    channel_sku: str
+    sku: str
+    quantity: int
+    """The figure the channel confirmed last, which it should still show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A listing showing on its channel something other than the figure it confirmed."""
+
+    channel_sku: str
+    sku: str
+    ours: int
+    theirs: int | None
+    """None: the channel shows no quantity for the listing at all."""
+    found_at: datetime | None = None
+    channel_account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    channel_account: str
+    checked_at: datetime
+    checked: int
+    drifted: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    runs: tuple[Reconciliation, ...]
+    """The last reconciliation of each account."""
+    recent: tuple[Drift, ...]
+    """The latest drift found, newest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedQuantity:
+    """What a channel shows for one listing right now, as read back for reconciliation."""
+
+    channel_sku: str
+    quantity: int | None
+    """None: the channel has no quantity for it (not listed, or not merchant-fulfilled)."""
+
+
+class ListingReader(Protocol):
+    """A channel's way of reading back the quantities it shows (implemented by each channel
+    connector), so that reconciliation never depends on "push only on change" alone."""
+
+    def listed_quantities(self, channel_skus: Sequence[str]) -> Sequence[ListedQuantity]:
+        """One entry per SKU asked for. Raises ChannelError when the channel cannot be read."""
+        ...

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ordermesh.domain.catalogue import ChannelListing, Product
 from ordermesh.domain.events import Event
@@ -17,6 +18,18 @@ StockKey = tuple[str, str]
 
 class ConcurrencyConflict(Exception):
     """Another transaction changed what this one read; the command may be retried from scratch."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A side effect for one destination outside ordermesh (`channel:<account id>`, …),
+    written with the change that causes it and delivered after commit, at least once; the
+    receiver recognises a repeat by the idempotency key."""
+
+    destination: str
+    topic: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
 
 
 class CatalogueRepository(Protocol):
@@ -122,6 +135,36 @@ class UnitOfWork(Protocol):
         """An event to write to the outbox with this transaction (aggregates' events are collected too)."""
         ...
 
+    def send(self, message: OutboxMessage) -> None:
+        """A message to write to the outbox with this transaction, for its one destination."""
+        ...
+
     def committed_events(self) -> list[Event]:
         """Events of the last commit, for in-process handlers."""
         ...
+
+
+class GroupAborted(Exception):
+    """The storage undid a whole write group (not only the command that failed): each of its
+    commands must run again on its own."""
+
+
+class WriteGroup(Protocol):
+    """Several commands' units of work in one transaction, each undone alone if it fails,
+    committed together: one commit (and, on SQLite, one write of the shared pages) for all.
+    A unit's `commit` only keeps its work for the group's `commit`; nothing is durable, and no
+    event may leave, before that."""
+
+    def __enter__(self) -> WriteGroup: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def unit(self) -> UnitOfWork:
+        """The next command's unit of work (raises GroupAborted from its exit if a failure
+        undid the whole group)."""
+        ...
+
+    def commit(self) -> None: ...

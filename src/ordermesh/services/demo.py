@@ -227,10 +227,11 @@ def demo_products() -> list[Product]:
     return products
 
 
-def _price(product: Product, by_sku: dict[str, Product]) -> Decimal:
+def retail_price(product: Product, by_sku: dict[str, Product]) -> Decimal:
+    """What the demo seller asks for a product on every channel."""
     if product.is_bundle:
         # A gift set sells at about 10 % below its parts bought one by one.
-        parts = sum(_price(by_sku[sku], by_sku) * n for sku, n in product.components.items())
+        parts = sum(retail_price(by_sku[sku], by_sku) * n for sku, n in product.components.items())
         return (parts * Decimal("0.9")).quantize(Decimal(1)) - Decimal("0.01")
     cost = product.unit_cost.amount if product.unit_cost else Decimal(6)
     # Retail at about 2.8× landed cost, ending in .99 as shops do.
@@ -340,7 +341,7 @@ def _orders(
                 channel_line_id=f"{n:04d}{i}",
                 channel_sku=sku + FBA_SUFFIX if afn else sku,
                 quantity=rng.choice((1, 1, 1, 1, 2, 3)),
-                unit_price=str(_price(by_sku[sku], by_sku)),
+                unit_price=str(retail_price(by_sku[sku], by_sku)),
             )
             for i, sku in enumerate(skus)
         )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from .conftest import RunningSandbox
@@ -423,3 +424,30 @@ def test_without_the_idempotent_directive_the_mutation_does_not_run(
     assert result["data"] == {"inventorySetQuantities": None}
     assert "@idempotent" in result["errors"][0]["message"]
     assert quantities(shop, "SHOE-42")["available"] == 10
+
+
+def test_a_mutation_whose_answer_is_lost_was_applied_all_the_same(shop: RunningSandbox) -> None:
+    order = place(shop, ("SHOE-42", 2))
+    fo = fulfillment_order(shop, order)
+    shop.admin("POST", "/faults", {"graphql_lost_answer": 1, "graphql_lost_answer_seconds": 1.0})
+    fulfil = {
+        "fulfillment": {
+            "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo["id"]}],
+            "trackingInfo": {"company": "UPS", "number": "1Z999AA10123456784"},
+        }
+    }
+
+    with httpx.Client(timeout=0.3) as impatient, pytest.raises(httpx.ReadTimeout):
+        impatient.post(
+            shop.graphql_url,
+            json={"query": FULFILL, "variables": fulfil},
+            headers={"X-Shopify-Access-Token": shop.config.access_token},
+        )
+
+    shipped = shop.admin("GET", "/orders")[0]
+    assert shipped["fulfillment_status"] == "fulfilled"
+    assert len(shipped["fulfillments"]) == 1
+    stats = shop.admin("GET", "/stats")
+    assert stats["injected_lost_answers"] == 1
+    # Only the next mutation was slowed: queries and later mutations answer at once.
+    assert shop.admin("GET", "/faults")["graphql"]["lost_answer"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from ordermesh.domain.availability import (
     BufferOverride,
     HybridPolicy,
+    InFlightDemand,
     Level,
     Listing,
     Rule,
@@ -297,3 +299,48 @@ def test_more_stock_never_lowers_a_figure(listings, rows, policies, sku, locatio
     after = figures(listings, levels(*grown), policies, bundles=BUNDLES)
     for key, e in before.items():
         assert after[key].quantity >= e.quantity
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("sold", "lag_minutes", "margin"),
+    [
+        (0, 30, 0),  # nothing sells: nothing held back
+        (1, 5, 0),  # one a hour over 5 min lag: 0.08 units expected, none held
+        (12, 5, 1),  # one every 5 min over 5 min: one unit probably sold already
+        (60, 4, 4),  # a flash sale: one a minute over a 4-minute lag
+        (6, 5, 1),  # 0.5 rounds up
+    ],
+)
+def test_the_in_flight_margin_is_the_sales_rate_times_the_import_lag(sold, lag_minutes, margin):
+    assert InFlightDemand(sold, HOUR, timedelta(minutes=lag_minutes)).margin == margin
+
+
+def test_the_margin_comes_off_the_figure_and_the_explanation_says_why():
+    stock = levels(("MUG", "WH1", 10, 0))
+    demand = {(AMAZON, "mug-de"): InFlightDemand(60, HOUR, timedelta(minutes=4))}
+    listings = [Listing(AMAZON, "mug-de", "MUG"), Listing(SHOP, "mug", "MUG")]
+    shown = available_to_sell(
+        listings, policies={}, overrides={}, kinds=KINDS, levels=stock, bundles={}, demand=demand
+    )
+    amazon = shown[(AMAZON, "mug-de")]
+    assert (amazon.quantity, amazon.margin, amazon.rules) == (6, 4, (Rule.IN_FLIGHT_MARGIN,))
+    assert "4 held back" in amazon.notes[0]
+    assert shown[(SHOP, "mug")].quantity == 10
+
+
+def test_a_margin_larger_than_the_figure_shows_zero_not_a_negative():
+    stock = levels(("MUG", "WH1", 2, 0))
+    demand = {(AMAZON, "mug-de"): InFlightDemand(60, HOUR, timedelta(minutes=10))}
+    [shown] = available_to_sell(
+        [Listing(AMAZON, "mug-de", "MUG")],
+        policies={},
+        overrides={},
+        kinds=KINDS,
+        levels=stock,
+        bundles={},
+        demand=demand,
+    ).values()
+    assert (shown.quantity, shown.margin) == (0, 2)

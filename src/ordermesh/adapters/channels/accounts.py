@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, literal, or_, select, update
+from sqlalchemy import case, func, insert, literal, or_, select, update
 
 from ordermesh.adapters.channels.credentials import CredentialBox, CredentialsUnreadable
 from ordermesh.adapters.db import tables as t
@@ -104,6 +104,48 @@ class SqlChannelAccounts:
             query = query.where(_a.channel == channel)
         with self.db.reader.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def change(
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        status: str | None = None,
+    ) -> None:
+        """Rename, replace settings or credentials, pause or resume: what is given, nothing
+        else. A new status clears the reason of the old one."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            if not name.strip():
+                raise ValidationFailed("a channel account needs a name", field="name")
+            with self.db.reader.connect() as conn:
+                taken = conn.execute(
+                    select(_a.id).where(_a.name == name.strip(), _a.id != account_id)
+                ).first()
+            if taken is not None:
+                raise AlreadyExists(f"a channel account named {name!r} exists", field="name")
+            values["name"] = name.strip()
+        if settings is not None:
+            values["settings"] = dict(settings)
+        if secrets is not None:
+            values["secrets"] = self.box.seal(secrets)
+        if status is not None:
+            values["status"], values["status_reason"] = status, None
+        if not values:
+            return
+        if not self._write(update(t.channel_accounts).where(_a.id == account_id).values(values)):
+            raise NotFound(f"no channel account {account_id}", field="account")
+
+    def orders_by_account(self) -> dict[str, int]:
+        """How many orders each account has brought in, ever."""
+        o = t.orders.c
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(
+                select(o.channel_account, func.count()).group_by(o.channel_account)
+            ).all()
+        return {account: int(n) for account, n in rows}
 
     def update_credentials(self, account_id: str, secrets: Mapping[str, str]) -> None:
         """New credentials (after the seller authorised again): the account syncs again."""

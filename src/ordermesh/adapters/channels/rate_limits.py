@@ -103,6 +103,32 @@ class SqlTokenBuckets:
             )
         )
 
+    def levels(self, prefix: str) -> list[dict[str, Any]]:
+        """Every bucket whose key starts with `prefix`, refilled to now: what each operation
+        may still send at once (`available` of `burst`) and how fast it refills (`rate`/s)."""
+        now = self.clock.now()
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(
+                select(t.rate_limit_buckets)
+                .where(_b.key.startswith(prefix, autoescape=True))
+                .order_by(_b.key)
+            ).all()
+        return [
+            {
+                "operation": row.key[len(prefix) :],
+                "available": round(
+                    min(
+                        row.burst,
+                        row.tokens + max(0.0, (now - row.updated_at).total_seconds()) * row.rate,
+                    ),
+                    3,
+                ),
+                "burst": row.burst,
+                "rate_per_second": row.rate,
+            }
+            for row in rows
+        ]
+
     def level(self, key: str) -> dict[str, Any] | None:
         with self.db.reader.connect() as conn:
             row = conn.execute(select(t.rate_limit_buckets).where(_b.key == key)).first()

@@ -27,6 +27,7 @@ from ordermesh.adapters.db.repositories import Driver
 from ordermesh.domain.events import Event, name_of
 from ordermesh.domain.ids import new_id
 from ordermesh.ports.clock import Clock
+from ordermesh.ports.storage import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,24 @@ def write_events(
             for e in events
         ],
     )
+
+
+def write_messages(driver: Driver, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    """One outbox row per message for its own destination, in the caller's transaction. A
+    message whose idempotency key is already there was written before: it is not sent twice."""
+    if not messages:
+        return
+    at = driver.time(now)
+    driver.executemany(
+        _INSERT_MESSAGE,
+        [
+            (m.topic, m.destination, m.idempotency_key, orjson.dumps(m.payload).decode(), at, at)
+            for m in messages
+        ],
+    )
+
+
+_INSERT_MESSAGE = _INSERT_EVENTS + " ON CONFLICT (idempotency_key) DO NOTHING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +150,15 @@ class DeliveryFailed(Exception):
 
 class PermanentFailure(Exception):
     """Retrying cannot help (the destination is gone): fail the message at once, visibly."""
+
+
+class NotYet(Exception):
+    """The destination cannot take the message until a person acts (a channel account
+    waiting to be authorised again): try later, without using up the message's attempts."""
+
+    def __init__(self, reason: str, *, retry_after: timedelta = timedelta(minutes=10)) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
@@ -202,6 +230,8 @@ class OutboxDispatcher:
                 deliverer.deliver(message)
             except PermanentFailure as exc:
                 self._fail(message, str(exc), permanent=True)
+            except NotYet as wait:
+                self._postpone(message, str(wait), wait.retry_after)
             except Exception as exc:
                 log.warning("outbox delivery %s failed: %s", message.idempotency_key, exc)
                 self._fail(message, str(exc) or type(exc).__name__)
@@ -264,6 +294,18 @@ class OutboxDispatcher:
             values["available_at"] = self.clock.now() + backoff(message.attempts)
         with self.db.write() as conn:
             conn.execute(update(t.outbox).where(_o.id == message.id).values(**values))
+
+    def _postpone(self, message: Message, reason: str, delay: timedelta) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(t.outbox)
+                .where(_o.id == message.id)
+                .values(
+                    last_error=reason[:2000],
+                    available_at=self.clock.now() + delay,
+                    attempts=_o.attempts - 1,
+                )
+            )
 
     def retry_failed(self) -> int:
         """Put failed messages back in the queue (after the receiver was fixed)."""

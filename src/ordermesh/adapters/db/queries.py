@@ -7,14 +7,15 @@ import base64
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from alembic.script import ScriptDirectory
-from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy import Connection, Select, and_, exists, func, or_, select, text, union_all
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.dashboard import DashboardFigures
 from ordermesh.adapters.db.engine import Database
 from ordermesh.adapters.db.migrate import alembic_config, current_revision
 from ordermesh.domain.errors import ValidationFailed
@@ -81,6 +82,8 @@ def order_summary(row: Any) -> dict[str, Any]:
 class SqlQueries:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
+        self.figures = DashboardFigures(db, clock)
+        """The overview's rollups and snapshots; the worker keeps them up to date."""
 
     def _rows(self, query: Select[Any]) -> list[Any]:
         with self.db.reader.connect() as conn:
@@ -168,6 +171,7 @@ class SqlQueries:
                 .where(t.order_history.c.order_id == row.id)
                 .order_by(t.order_history.c.id)
             ).all()
+            shipments = order_shipments(conn, row.id)
         order = order_summary(row)
         order.update(
             service_level=row.service_level,
@@ -203,8 +207,24 @@ class SqlQueries:
                 }
                 for h in history
             ],
+            shipments=shipments,
         )
         return order
+
+    def channel_payloads(self, order_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The raw payloads the channel sent for an order (from the inbox), newest first."""
+        with self.db.reader.connect() as conn:
+            row = conn.execute(
+                select(_o.channel, _o.channel_account, _o.channel_order_id).where(_o.id == order_id)
+            ).first()
+            if row is None:
+                return []
+            return inbox_payloads(
+                conn,
+                f"{row.channel}:{row.channel_account}",
+                row.channel_order_id,
+                limit=limit,
+            )
 
     def count_orders_by_status(self) -> dict[str, int]:
         rows = self._rows(select(_o.status, func.count()).group_by(_o.status))
@@ -450,24 +470,23 @@ class SqlQueries:
     # -- the operations dashboard (appended for the web dashboard) -------------------------
     def order_channels(self) -> list[str]:
         """Every channel an order came from, and every connected channel, for filters."""
-        rows = self._rows(select(_o.channel).distinct())
-        rows += self._rows(select(t.channel_accounts.c.channel).distinct())
-        return sorted({r[0] for r in rows})
+        found = {r[0] for r in self._rows(select(t.channel_accounts.c.channel).distinct())}
+        # A handful of channels among a million orders: one seek in the channel index per
+        # channel (the next one after the last found), instead of reading every order.
+        with self.db.reader.connect() as conn:
+            last = conn.execute(select(func.min(_o.channel))).scalar()
+            while last is not None:
+                found.add(last)
+                last = conn.execute(select(func.min(_o.channel)).where(_o.channel > last)).scalar()
+        return sorted(found)
 
     def order_counts(
         self, since: datetime, *, channel: str | None = None
     ) -> dict[str, dict[str, int]]:
-        """Orders bought since `since`: {channel: {status: count}}."""
-        # Grouped by an expression, not the bare column: otherwise SQLite walks the channel
-        # index for the GROUP BY and reads every order ever placed instead of today's.
-        by_channel = _o.channel.concat("")
-        query = select(by_channel, _o.status, func.count()).where(_o.purchase_date >= since)
-        if channel:
-            query = query.where(_o.channel == channel)
-        counts: dict[str, dict[str, int]] = {}
-        for ch, status, n in self._rows(query.group_by(by_channel, _o.status)):
-            counts.setdefault(ch, {})[status] = int(n)
-        return counts
+        """Orders bought since `since`: {channel: {status: count}}. Whole days before today
+        come from the worker's snapshot of the last days (`snapshot_times()["recent_days"]`)
+        when it has one; today is counted live."""
+        return self.figures.order_counts(since, channel)[0]
 
     def orders_at_risk(
         self, within: timedelta, *, channel: str | None = None, limit: int = 20
@@ -482,110 +501,60 @@ class SqlQueries:
         if channel:
             cond = and_(cond, _o.channel == channel)
         total = self._rows(select(func.count()).select_from(t.orders).where(cond))[0][0]
-        rows = self._rows(select(t.orders).where(cond).order_by(_o.ship_by, _o.id).limit(limit))
+        # The soonest of each unshipped status from the (status, ship-by) index, then the
+        # soonest of those: asked for the soonest of all at once, PostgreSQL walks the ship-by
+        # index from the oldest order and skips every shipped one.
+        soonest = union_all(
+            *(
+                select(_o.id, _o.ship_by)
+                .where(cond, _o.status == status)
+                .order_by(_o.ship_by, _o.id)
+                .limit(limit)
+                .subquery()
+                .select()
+                for status in OPEN_WORK
+            )
+        ).subquery()
+        first = select(soonest.c.id).order_by(soonest.c.ship_by, soonest.c.id).limit(limit)
+        rows = self._rows(select(t.orders).where(_o.id.in_(first)).order_by(_o.ship_by, _o.id))
         return int(total), [order_summary(r) for r in rows]
 
     def orders_waiting(
         self, kind: str, *, channel: str | None = None, limit: int = 10
     ) -> tuple[int, list[dict[str, Any]]]:
         """`backordered` orders or `held` orders: how many, and the oldest `limit`."""
-        if kind == "backordered":
-            cond = _o.status == "backordered"
-        else:
-            # holds is a JSON list; its text is "[]" on both SQLite and PostgreSQL when empty.
-            cond = and_(_o.status.in_(OPEN_WORK), cast(_o.holds, String) != "[]")
+        cond = _o.status == "backordered" if kind == "backordered" else _HELD
         if channel:
             cond = and_(cond, _o.channel == channel)
         total = self._rows(select(func.count()).select_from(t.orders).where(cond))[0][0]
-        rows = self._rows(select(t.orders).where(cond).order_by(_o.created_at, _o.id).limit(limit))
+        # The waiting orders first (status or held index), then the oldest among them: asked
+        # for the oldest directly, SQLite with statistics walks every order by creation time
+        # to skip a sort, and backorders are the newest. OFFSET 0 keeps the subquery apart.
+        waiting = select(_o.id, _o.created_at).where(cond).offset(0).subquery()
+        oldest = select(waiting.c.id).order_by(waiting.c.created_at, waiting.c.id).limit(limit)
+        rows = self._rows(select(t.orders).where(_o.id.in_(oldest)).order_by(_o.created_at, _o.id))
         return int(total), [order_summary(r) for r in rows]
 
     def stock_alerts(self, *, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
         """SKUs at or below their low-stock threshold across all locations, emptiest first:
-        how many, and the first `limit` with on hand, reserved, available and threshold."""
-        p = t.products.c
-        available = func.coalesce(func.sum(_s.on_hand - _s.reserved), 0)
-        query = (
-            select(
-                p.sku,
-                p.title,
-                p.low_stock_threshold,
-                func.coalesce(func.sum(_s.on_hand), 0).label("on_hand"),
-                func.coalesce(func.sum(_s.reserved), 0).label("reserved"),
-                available.label("available"),
-            )
-            .select_from(t.products.outerjoin(t.stock_levels, _s.sku == p.sku))
-            .where(p.is_bundle.is_(False))
-            .group_by(p.sku, p.title, p.low_stock_threshold)
-            .having(available <= p.low_stock_threshold)
-        )
-        total = self._rows(select(func.count()).select_from(query.subquery()))[0][0]
-        rows = self._rows(query.order_by(available, p.sku).limit(limit))
-        return int(total), [
-            {
-                "sku": r.sku,
-                "title": r.title,
-                "threshold": r.low_stock_threshold,
-                "on_hand": int(r.on_hand),
-                "reserved": int(r.reserved),
-                "available": int(r.available),
-                "out_of_stock": int(r.available) <= 0,
-            }
-            for r in rows
-        ]
+        how many, and the first `limit` with on hand, reserved, available and threshold.
+        From the worker's latest snapshot (see `snapshot_times`), computed if none yet."""
+        return self.figures.stock_alerts(limit)
+
+    def snapshot_times(self) -> dict[str, datetime]:
+        """When the overview's snapshots (stock alerts, stock cover) were taken."""
+        return self.figures.snapshot_times()
 
     def orders_per_day(self, days: int = 90, *, channel: str | None = None) -> dict[str, Any]:
         """Orders bought per UTC day and channel over the last `days` days, every day present:
         {"days": ["2026-09-01", …], "channels": {channel: [count per day]}}."""
-        today = self.clock.now().astimezone(UTC).date()
-        first = today - timedelta(days=days - 1)
-        since = datetime.combine(first, time.min, tzinfo=UTC)
-        day = func.date(_o.purchase_date)
-        query = select(day, _o.channel, func.count()).where(_o.purchase_date >= since)
-        if channel:
-            query = query.where(_o.channel == channel)
-        labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
-        index = {d: i for i, d in enumerate(labels)}
-        series: dict[str, list[int]] = {}
-        for d, ch, n in self._rows(query.group_by(day, _o.channel)):
-            i = index.get(str(d)[:10])
-            if i is not None:
-                series.setdefault(ch, [0] * days)[i] = int(n)
-        return {"days": labels, "channels": dict(sorted(series.items()))}
+        return self.figures.orders_per_day(days, channel)
 
     def stock_cover(self, days: int = 30, *, limit: int = 15) -> list[dict[str, Any]]:
         """Days of cover of the SKUs that sold in the last `days` days, fewest first: units
-        available now divided by the average units sold per day (cancelled orders left out)."""
-        ln = t.order_lines.c
-        since = self.clock.now() - timedelta(days=days)
-        sold = (
-            select(ln.sku, func.sum(ln.quantity).label("units"))
-            .join(t.orders, _o.id == ln.order_id)
-            .where(_o.purchase_date >= since, _o.status != "cancelled")
-            .group_by(ln.sku)
-            .subquery()
-        )
-        stocked = (
-            select(_s.sku, func.sum(_s.on_hand - _s.reserved).label("available"))
-            .group_by(_s.sku)
-            .subquery()
-        )
-        rows = self._rows(
-            select(sold.c.sku, sold.c.units, func.coalesce(stocked.c.available, 0))
-            .outerjoin(stocked, stocked.c.sku == sold.c.sku)
-            .where(sold.c.units > 0)
-        )
-        cover = [
-            {
-                "sku": sku,
-                "sold": int(units),
-                "available": int(available),
-                "days": round(int(available) / (int(units) / days), 1),
-            }
-            for sku, units, available in rows
-        ]
-        cover.sort(key=lambda c: (c["days"], c["sku"]))
-        return cover[:limit]
+        available now divided by the average units sold per day (cancelled orders left out).
+        From the worker's latest snapshot, computed if none yet."""
+        return self.figures.stock_cover(days, limit)
 
     def order_list(
         self,
@@ -600,26 +569,28 @@ class SqlQueries:
         per_page: int = 50,
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page of the orders list (1-based) and whether another page follows."""
-        query = select(t.orders)
+        order = DASHBOARD_SORTS.get(sort, DASHBOARD_SORTS["newest"])
+        if sku:
+            query, by_id = _orders_with_sku(sku)
+            # Our order ids sort by creation time: newest first is the (sku, order id) index
+            # walked backwards, stopping at the page, however many orders the SKU has.
+            order = {"newest": (by_id.desc(),), "oldest": (by_id.asc(),)}.get(sort, order)
+        else:
+            query = select(t.orders)
         if status == "held":
-            query = query.where(_o.status.in_(OPEN_WORK), cast(_o.holds, String) != "[]")
+            query = query.where(_HELD)
         elif status:
             query = query.where(_o.status == status)
         if channel:
             query = query.where(_o.channel == channel)
         if marketplace:
             query = query.where(_o.marketplace == marketplace)
-        if sku:
-            query = query.where(
-                _o.id.in_(select(t.order_lines.c.order_id).where(t.order_lines.c.sku == sku))
-            )
         if search and search.strip():
             term = search.strip()
             exact = or_(_o.id == term, _o.channel_order_id == term)
             # A whole order id finds that order alone, not every id it is a prefix of.
             found = self._rows(select(_o.id).where(exact).limit(1))
             query = query.where(exact if found else _prefixes(term))
-        order = DASHBOARD_SORTS.get(sort, DASHBOARD_SORTS["newest"])
         offset = (max(page, 1) - 1) * per_page
         rows = self._rows(query.order_by(*order).offset(offset).limit(per_page + 1))
         return [order_summary(r) for r in rows[:per_page]], len(rows) > per_page
@@ -663,17 +634,98 @@ class SqlQueries:
 
     def unmapped_channel_skus(self, *, limit: int = 50) -> list[dict[str, Any]]:
         """Channel SKUs on order lines that no catalogue SKU stands for yet."""
-        ln = t.order_lines.c
-        rows = self._rows(
-            select(_o.channel_account, ln.channel_sku, func.count().label("lines"))
-            .join(t.orders, _o.id == ln.order_id)
-            .outerjoin(t.products, t.products.c.sku == ln.sku)
-            .where(ln.channel_sku.is_not(None), t.products.c.sku.is_(None))
-            .group_by(_o.channel_account, ln.channel_sku)
-            .order_by(_o.channel_account, ln.channel_sku)
-            .limit(limit)
+        return self.figures.unmapped_channel_skus(limit)
+
+
+# -- shipments and raw channel payloads of one order ------------------------------------------
+_sh = t.shipments.c
+_sl = t.shipment_lines.c
+_in = t.inbox.c
+
+
+def order_shipments(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    """An order's shipments, oldest first, with their lines, the channel's answer and how the
+    confirmation's delivery is going (its outbox message: attempts, last error)."""
+    ob = t.outbox.c
+    rows = conn.execute(
+        select(
+            t.shipments,
+            ob.status.label("delivery_status"),
+            ob.attempts.label("delivery_attempts"),
+            ob.last_error.label("delivery_error"),
+            ob.available_at.label("delivery_next_at"),
         )
-        return [{"channel_account": r[0], "channel_sku": r[1], "lines": int(r[2])} for r in rows]
+        .select_from(t.shipments.outerjoin(t.outbox, ob.idempotency_key == _sh.id))
+        .where(_sh.order_id == order_id)
+        .order_by(_sh.id)
+    ).all()
+    if not rows:
+        return []
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for ln in conn.execute(
+        select(t.shipment_lines)
+        .where(_sl.shipment_id.in_([r.id for r in rows]))
+        .order_by(_sl.shipment_id, _sl.line_no)
+    ):
+        lines.setdefault(ln.shipment_id, []).append(
+            {"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.quantity}
+        )
+    return [
+        {
+            "id": r.id,
+            "carrier": r.carrier,
+            "service": r.service,
+            "tracking_number": r.tracking_number,
+            "tracking_url": r.tracking_url,
+            "shipped_at": r.shipped_at,
+            "location": r.location,
+            "lines": lines.get(r.id, []),
+            "confirmation": r.confirmation,
+            "channel_message": r.channel_message,
+            "channel_reference": r.channel_reference,
+            "answered_at": r.answered_at,
+            "actor": r.actor,
+            "created_at": r.created_at,
+            "delivery": None
+            if r.delivery_status is None
+            else {
+                "status": r.delivery_status,
+                "attempts": r.delivery_attempts,
+                "last_error": r.delivery_error,
+                "next_attempt_at": r.delivery_next_at if r.delivery_status == "pending" else None,
+            },
+        }
+        for r in rows
+    ]
+
+
+def inbox_payloads(
+    conn: Connection, source: str, channel_order_id: str, *, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Inbox rows of one order: connectors key each version `<channel order id>@<time>#…`."""
+    prefix = f"{channel_order_id}@"
+    query = select(_in.key, _in.payload, _in.received_at, _in.processed_at, _in.error).where(
+        _in.source == source
+    )
+    # The range walks the (source, key) index ('A' follows '@'); a LIKE alone would not use
+    # it on PostgreSQL. SQLite compares bytes, so there the range is exactly the prefix;
+    # elsewhere a version key (`<id>@<digits>…`) still falls inside it and the LIKE keeps
+    # out the neighbours a collation may let in.
+    query = query.where(_in.key >= prefix, _in.key < f"{channel_order_id}A")
+    if conn.dialect.name != "sqlite":
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(_in.key.like(f"{escaped}%", escape="\\"))
+    rows = conn.execute(query.order_by(_in.id.desc()).limit(limit)).all()
+    return [
+        {
+            "key": r.key,
+            "payload": r.payload,
+            "received_at": r.received_at,
+            "processed_at": r.processed_at,
+            "error": r.error,
+        }
+        for r in rows
+    ]
 
 
 def product_dict(row: Any, components: dict[str, int]) -> dict[str, Any]:
@@ -712,6 +764,29 @@ DASHBOARD_SORTS = {
     "ship_by": (_o.ship_by.asc(), _o.id.asc()),
     "ship_by_desc": (_o.ship_by.desc(), _o.id.desc()),
 }
+
+
+_HELD = and_(_o.status.concat("").in_(OPEN_WORK), text(t.HELD_ORDER))
+"""Has a hold and still needs work. The hold test is the very text of the partial index of
+held orders, so the database uses it; the status is tested as an expression so that SQLite,
+which keeps no statistics unless told to, does not prefer a status index and read every open
+order instead."""
+
+
+def _orders_with_sku(sku: str) -> tuple[Select[Any], Any]:
+    """Orders with a line of `sku`, once each (through the line of that SKU with the lowest
+    number), and the order id column to sort them by."""
+    ln = t.order_lines.c
+    other = t.order_lines.alias("other_line")
+    first_of_sku = ~exists().where(
+        other.c.order_id == ln.order_id, other.c.sku == ln.sku, other.c.line_no < ln.line_no
+    )
+    query = (
+        select(t.orders)
+        .select_from(t.order_lines.join(t.orders, _o.id == ln.order_id))
+        .where(ln.sku == sku, first_of_sku)
+    )
+    return query, ln.order_id
 
 
 def _prefixes(term: str) -> Any:

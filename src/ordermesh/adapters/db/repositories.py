@@ -4,6 +4,7 @@ executemany wherever rows are many."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, time
@@ -11,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -29,6 +31,7 @@ from ordermesh.domain.orders import (
     OrderLine,
     OrderStatus,
 )
+from ordermesh.domain.shipments import Confirmation, Shipment, ShipmentLine
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.storage import ConcurrencyConflict, StockKey
 
@@ -62,6 +65,7 @@ class Driver:
         self.is_sqlite = conn.dialect.name == "sqlite"
         self.dbapi: Any = conn.connection.driver_connection
         self.cursor = self.dbapi.cursor()
+        self.raw_cursor: Any = None
         self.defer = defer
         self.pending: list[tuple[str, Sequence[Sequence[Any]]]] = []
         self.prefetched_kinds: list[Any] | None = None
@@ -85,9 +89,13 @@ class Driver:
         return value
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        self.flush()
         if not statement.startswith("SELECT"):
+            self.flush()
             self.forget_reads()
+        elif any(_may_read(statement, sql) for sql, _ in self.pending):
+            # A read waits only for the queued writes to tables it names (the stock
+            # movements of an allocation need not go ahead of the listings query).
+            self.flush()
         self.cursor.execute(self.sql(statement), params)
         return self.cursor
 
@@ -99,12 +107,24 @@ class Driver:
         read a moment earlier in the same round trip are as good as figures read later."""
         self.flush()
         where, stock_params = self.among("sku", skus)
-        cursors = [self.dbapi.cursor() for _ in range(3)]
-        with self.dbapi.pipeline():
-            cursors[0].execute(self.sql(statement), params)
-            cursors[1].execute(self.sql(_AVAILABLE.format(where=where)), stock_params)
-            cursors[2].execute(self.sql(_KINDS))
-        rows, stock, kinds = (cursor.fetchall() for cursor in cursors)
+        # One statement rather than three in a pipeline: psycopg sends and waits for each
+        # pipelined statement on its own, which costs more client time than the server's
+        # work on these reads. Each row is tagged with the part it answers.
+        combined = (
+            f"SELECT 0, q.* FROM ({statement}) q "
+            f"UNION ALL SELECT 1, {_AVAILABLE.removeprefix('SELECT ').format(where=where)} "
+            f"UNION ALL SELECT 2, code, kind, NULL FROM locations"
+        )
+        rows: list[Any] = []
+        stock: list[Any] = []
+        kinds: list[Any] = []
+        for part, a, b, c in self.execute(combined, [*params, *stock_params]).fetchall():
+            if part == 0:
+                rows.append((a, b, c))
+            elif part == 1:
+                stock.append((a, b, c))
+            else:
+                kinds.append((a, b))
         self.prefetched_stock = (set(skus), stock)
         self.prefetched_kinds = kinds
         return rows
@@ -146,14 +166,28 @@ class Driver:
                 return counts
 
     def flush(self, *, commit: bool = False) -> None:
-        """Send the queued writes. With `commit` on PostgreSQL, COMMIT goes in the same round
-        trip (SQLAlchemy's own commit that follows finds nothing left to do)."""
+        """Send the queued writes. On PostgreSQL plain inserts go as one statement (see
+        `_one_statement`); others are pipelined, and with `commit` COMMIT goes in the same
+        round trip (SQLAlchemy's own commit that follows finds nothing left to do)."""
         if not self.pending:
             return
         pending, self.pending = self.pending, []
         if self.is_sqlite:
             for sql, rows in pending:
                 self.cursor.executemany(sql, rows)
+            return
+        one = _one_statement(pending)
+        if one is not None:
+            if self.raw_cursor is None:
+                self.raw_cursor = psycopg.RawCursor(self.dbapi)
+            if not commit:
+                self.raw_cursor.execute(*one)
+                return
+            # COMMIT in the same round trip: the stock rows this order locked are released
+            # one round trip sooner, and concurrent orders for the same SKUs wait less.
+            with self.dbapi.pipeline():
+                self.raw_cursor.execute(*one)
+                self.dbapi.commit()
             return
         with self.dbapi.pipeline():
             for sql, rows in pending:
@@ -175,6 +209,84 @@ class Driver:
         self.forget_reads()
         if self._info.get(PENDING_WRITES) == self._before_sqlalchemy:
             del self._info[PENDING_WRITES]
+
+
+@lru_cache(maxsize=1024)
+def _may_read(query: str, write: str) -> bool:
+    """Whether `query` may read what the (rendered) `write` statement changes: yes unless the
+    written table is known and `query` does not name it."""
+    found = re.match(r"(?:INSERT INTO|UPDATE|DELETE FROM) (\w+)", write)
+    return found is None or re.search(rf"\b{found.group(1)}\b", query) is not None
+
+
+_MAX_PARAMS_IN_ONE = 10_000
+"""Above this (a large import), queued inserts are pipelined: one statement's text per row
+count would crowd the driver's cache of prepared statements."""
+
+
+def _one_statement(pending: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> Any:
+    """Queued PostgreSQL inserts as one statement, `WITH w0 AS (INSERT … VALUES (…), (…)), …
+    INSERT …`, and its parameters; or None if they cannot be (not plain inserts, too many).
+
+    psycopg's pipeline sends and polls for each row's statement on its own: for an order's
+    dozen rows that costs several times the server's work. One statement is one message.
+    Foreign keys are checked at the end of the statement, so the members' order does not
+    matter; rows of one table keep their order (a table written by two different statements
+    is left to the pipeline, whose order is the order they were queued in)."""
+    merged: dict[str, list[Sequence[Any]]] = {}
+    table_statement: dict[str, str] = {}
+    params = 0
+    for sql, rows in pending:
+        parts = _insert_parts(sql)
+        if parts is None or table_statement.setdefault(parts[0], sql) != sql:
+            return None
+        merged.setdefault(sql, []).extend(rows)
+        params += len(rows) * len(rows[0]) if rows else 0
+        if params > _MAX_PARAMS_IN_ONE:
+            return None
+    values: list[Any] = []
+    for rows in merged.values():
+        for one in rows:
+            values.extend(one)
+    return _combined(tuple((sql, len(rows)) for sql, rows in merged.items())), values
+
+
+@lru_cache(maxsize=256)
+def _combined(shape: tuple[tuple[str, int], ...]) -> str:
+    """The text of `_one_statement` for these statements and row counts, with numbered
+    placeholders for a raw cursor: psycopg would otherwise parse a text this long again on
+    every call (it caches only short statements)."""
+    statements = []
+    for sql, count in shape:
+        _, head, row = _insert_parts(sql)  # type: ignore[misc]
+        statements.append(head + ", ".join([row] * count))
+    members = ", ".join(f"w{n} AS ({s})" for n, s in enumerate(statements[:-1]))
+    text = f"WITH {members} {statements[-1]}" if members else statements[-1]
+    numbers = iter(range(1, text.count("%s") + 1))
+    return re.sub("%s", lambda _: f"${next(numbers)}", text)
+
+
+@lru_cache(maxsize=256)
+def _insert_parts(sql: str) -> tuple[str, str, str] | None:
+    """`INSERT INTO t (…) VALUES (row)` → (t, `INSERT INTO t (…) VALUES `, `(row)`); None for
+    anything else (ON CONFLICT, RETURNING, updates)."""
+    if not sql.startswith("INSERT INTO "):
+        return None
+    start = sql.find(" VALUES (")
+    if start < 0:
+        return None
+    depth, end = 0, -1
+    for i in range(start + 8, len(sql)):
+        if sql[i] == "(":
+            depth += 1
+        elif sql[i] == ")":
+            depth -= 1
+            if depth == 0:
+                end = i + 1
+                break
+    if end != len(sql):
+        return None
+    return sql.split(" ", 3)[2], sql[: start + 8], sql[start + 8 :]
 
 
 @lru_cache(maxsize=512)
@@ -644,14 +756,17 @@ class SqlOrderRepository:
         self.conn, self.clock = conn, clock
         self.driver = driver or Driver(conn)
         self._seen: dict[str, Order] = {}
-        self._stored_allocations: dict[str, int] = {}
+        self._stored_allocations: dict[str, list[Allocation]] = {}
+        self._stored_shipments: dict[str, dict[str, Shipment]] = {}
 
     def seen(self) -> Iterable[Order]:
         return self._seen.values()
 
     def _track(self, order: Order) -> Order:
         self._seen[order.id] = order
-        self._stored_allocations[order.id] = len(order.allocations)
+        self._stored_allocations[order.id] = list(order.allocations)
+        if order.shipments:
+            self._stored_shipments[order.id] = {s.id: s for s in order.shipments}
         return order
 
     def add(self, orders: Sequence[Order]) -> None:
@@ -712,6 +827,9 @@ class SqlOrderRepository:
         self._insert_allocations([(o.id, a) for o in orders for a in o.allocations])
         self._insert_history(orders)
         for order in orders:
+            if order.shipments:
+                save_shipments(self.conn, order.shipments, {})
+        for order in orders:
             order.version = 1
             self._track(order)
 
@@ -747,6 +865,7 @@ class SqlOrderRepository:
                 lines.setdefault(line.order_id, []).append(line)
             for oid, found in self.allocations_of(chunk).items():
                 allocs[oid] = found
+        shipped = load_shipments(self.conn, [r.id for r in rows if r.status in HAS_SHIPMENTS])
         orders = []
         for row in rows:
             currency = row.currency
@@ -786,6 +905,7 @@ class SqlOrderRepository:
                 tags=list(row.tags or ()),
                 holds=_holds_from(row.holds),
                 allocations=allocs.get(row.id, []),
+                shipments=shipped.get(row.id, []),
                 buyer_cancel_requested=row.buyer_cancel_requested,
                 channel_updated_at=row.channel_updated_at,
                 version=row.version,
@@ -839,13 +959,19 @@ class SqlOrderRepository:
             if done.rowcount != 1:
                 raise ConcurrencyConflict(f"order {order.id} was changed by someone else")
             order.version += 1
-            stored = self._stored_allocations.get(order.id, 0)
-            if len(order.allocations) < stored:
-                # Reservations given back (cancel, ship, re-plan): the table mirrors the order.
+            before = self._stored_allocations.get(order.id, [])
+            stored = len(before)
+            if order.allocations[:stored] != before:
+                # Reservations given back or shrunk (cancel, ship, re-plan): the table mirrors
+                # the order.
                 self.conn.execute(delete(t.allocations).where(t.allocations.c.order_id == order.id))
                 stored = 0
             self._insert_allocations([(order.id, a) for a in order.allocations[stored:]])
-            self._stored_allocations[order.id] = len(order.allocations)
+            self._stored_allocations[order.id] = list(order.allocations)
+            if order.shipments:
+                stored_shipments = self._stored_shipments.get(order.id, {})
+                save_shipments(self.conn, order.shipments, stored_shipments)
+                self._stored_shipments[order.id] = {s.id: s for s in order.shipments}
             self._insert_history([order])
 
     def backordered(self, skus: Collection[str], limit: int) -> list[Order]:
@@ -861,6 +987,113 @@ class SqlOrderRepository:
             query = query.where(_o.id.in_(wanting))
         query = query.order_by(_o.purchase_date, _o.id).limit(limit)
         return self._load(self.conn.execute(query).all())
+
+
+# -- shipments, persisted with their order ---------------------------------------------------
+HAS_SHIPMENTS = frozenset(
+    str(s)
+    for s in (
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+    )
+)
+"""Only an order in these states can have shipments, so loading others costs no query."""
+_sh = t.shipments.c
+_sl = t.shipment_lines.c
+
+
+def load_shipments(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[Shipment]]:
+    found: dict[str, list[Shipment]] = {}
+    for chunk in _chunks(list(order_ids)):
+        rows = conn.execute(
+            select(t.shipments).where(_sh.order_id.in_(list(chunk))).order_by(_sh.id)
+        ).all()
+        if not rows:
+            continue
+        lines: dict[str, list[ShipmentLine]] = {}
+        for line in conn.execute(
+            select(t.shipment_lines)
+            .where(_sl.shipment_id.in_(select(_sh.id).where(_sh.order_id.in_(list(chunk)))))
+            .order_by(_sl.shipment_id, _sl.line_no)
+        ):
+            lines.setdefault(line.shipment_id, []).append(
+                ShipmentLine(line.line_no, line.sku, line.quantity)
+            )
+        for r in rows:
+            found.setdefault(r.order_id, []).append(
+                Shipment(
+                    id=r.id,
+                    order_id=r.order_id,
+                    lines=tuple(lines.get(r.id, ())),
+                    carrier=r.carrier,
+                    tracking_number=r.tracking_number,
+                    shipped_at=r.shipped_at,
+                    location=r.location,
+                    actor=r.actor,
+                    created_at=r.created_at,
+                    service=r.service,
+                    tracking_url=r.tracking_url,
+                    confirmation=Confirmation(r.confirmation),
+                    channel_message=r.channel_message,
+                    channel_reference=r.channel_reference,
+                    answered_at=r.answered_at,
+                )
+            )
+    return found
+
+
+def save_shipments(
+    conn: Connection, shipments: Sequence[Shipment], stored: Mapping[str, Shipment]
+) -> None:
+    """Insert new shipments; write the channel's answer on those it changed (a shipment's
+    lines and tracking never change once recorded)."""
+    new = [s for s in shipments if s.id not in stored]
+    if new:
+        conn.execute(
+            insert(t.shipments),
+            [
+                {
+                    "id": s.id,
+                    "order_id": s.order_id,
+                    "location": s.location,
+                    "carrier": s.carrier,
+                    "service": s.service,
+                    "tracking_number": s.tracking_number,
+                    "tracking_url": s.tracking_url,
+                    "shipped_at": s.shipped_at,
+                    "confirmation": str(s.confirmation),
+                    "channel_message": s.channel_message,
+                    "channel_reference": s.channel_reference,
+                    "answered_at": s.answered_at,
+                    "actor": s.actor,
+                    "created_at": s.created_at,
+                }
+                for s in new
+            ],
+        )
+        conn.execute(
+            insert(t.shipment_lines),
+            [
+                {"shipment_id": s.id, "line_no": sl.line_no, "sku": sl.sku, "quantity": sl.quantity}
+                for s in new
+                for sl in s.lines
+            ],
+        )
+    for s in shipments:
+        if s.id in stored and stored[s.id] is not s:
+            conn.execute(
+                update(t.shipments)
+                .where(_sh.id == s.id)
+                .values(
+                    confirmation=str(s.confirmation),
+                    channel_message=s.channel_message,
+                    channel_reference=s.channel_reference,
+                    answered_at=s.answered_at,
+                )
+            )
 
 
 # -- inbox ---------------------------------------------------------------------------------

@@ -8,14 +8,15 @@ good, until a new figure comes. `new` exists only inside the transaction that cr
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ordermesh.adapters.db import tables as t
@@ -26,6 +27,7 @@ from ordermesh.domain.availability import (
     DEFAULT_LOW_STOCK,
     BufferOverride,
     HybridPolicy,
+    InFlightDemand,
     Level,
     Listing,
     StockPolicy,
@@ -35,12 +37,17 @@ from ordermesh.domain.availability import (
 from ordermesh.domain.inventory import LocationKind
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.stock_sync import (
+    ChannelSale,
+    Drift,
+    DriftReport,
+    Expected,
     Figure,
     ListingFigure,
     Push,
     PushOutcome,
     PushResult,
     QueueStatus,
+    Reconciliation,
     StockPicture,
 )
 
@@ -48,6 +55,8 @@ _p = t.stock_pushes.c
 _l = t.channel_listings.c
 _WAITING = ("pending", "sending")
 RETRY_CAP = timedelta(minutes=5)
+STALE_GRACE = timedelta(seconds=10)
+"""How long a push the channel refused as stale waits for the sale behind it to be imported."""
 """Longest wait between retries of a push: a channel back from an outage is caught up soon."""
 
 
@@ -90,6 +99,18 @@ _PRODUCTS = (
     "SELECT p.sku, p.low_stock_threshold, b.component_sku, b.quantity FROM products p "
     "LEFT JOIN bundle_components b ON b.bundle_sku = p.sku WHERE {skus}"
 )
+_PENDING = (
+    # Orders a channel has taken but not released (Amazon Pending) reserve nothing, yet their
+    # units are gone: what they would take of each stocked SKU, bundles exploded. Grouped by
+    # line SKU and component, so a bundle found again through another chunk of components
+    # gives the same row, not a second count.
+    "SELECT l.sku, b.component_sku, b.quantity, SUM(l.quantity) FROM order_lines l "
+    "JOIN orders o ON o.id = l.order_id "
+    "LEFT JOIN bundle_components b ON b.bundle_sku = l.sku "
+    "WHERE o.status = 'pending' AND o.fulfilled_by = 'merchant' "
+    "AND ({own} OR l.sku IN (SELECT bundle_sku FROM bundle_components WHERE {part})) "
+    "GROUP BY l.sku, b.component_sku, b.quantity"
+)
 _LEVELS = (
     "SELECT s.sku, s.location, l.kind, s.on_hand, s.reserved FROM stock_levels s "
     "JOIN locations l ON l.code = s.location WHERE {skus}"
@@ -104,7 +125,92 @@ _BUFFERS = (
 )
 
 
-def load_picture(driver: Driver, skus: Collection[str]) -> StockPicture:
+ABSOLUTE_PUSH_CHANNELS = frozenset({"amazon"})
+"""Channels whose quantity updates overwrite, with no compare-and-set: their listings carry an
+in-flight margin. Shopify's `changeFromQuantity` refuses a stale push instead."""
+RETRYING_AFTER = 3
+"""Failed attempts in a row after which a waiting push counts as piling up."""
+
+
+class InFlightDemandReader:
+    """Gathers what the in-flight margin needs: per listing of an Amazon account, the units
+    sold over the last `window` of imported time, and how far the account's import lags.
+
+    The sales counts change only when orders come in, so they are read once per account and
+    cursor (and at most every `refresh`), not on every stock movement."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        sync_interval: timedelta,
+        window: timedelta = timedelta(hours=1),
+        refresh: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.clock, self.sync_interval = clock, sync_interval
+        self.planned_wait: Callable[[str], float] | None = None
+        """Seconds the worker plans to wait before the account's next sync (its cadence
+        stretches Amazon's syncs to fill pages); `sync_interval` until it has planned one."""
+        self.window, self.refresh = window, refresh
+        self.enabled = True
+        """False pushes plain figures (a benchmark comparing with interval sync turns it off)."""
+        self._lock = threading.Lock()
+        self._sold: dict[str, tuple[datetime, datetime, dict[str, int]]] = {}
+
+    def read(
+        self, driver: Driver, listings: Sequence[Listing]
+    ) -> dict[tuple[str, str], InFlightDemand]:
+        accounts = sorted({lst.channel_account for lst in listings if lst.pushed})
+        if not accounts or not self.enabled:
+            return {}
+        where, params = driver.among("id", accounts)
+        cursors = {
+            account: _aware(cursor)
+            for account, cursor in driver.execute(
+                f"SELECT id, cursor FROM channel_accounts WHERE {where} AND channel IN "
+                f"({', '.join('?' for _ in ABSOLUTE_PUSH_CHANNELS)}) AND cursor IS NOT NULL",
+                [*params, *sorted(ABSOLUTE_PUSH_CHANNELS)],
+            ).fetchall()
+        }
+        if not cursors:
+            return {}
+        now = self.clock.now()
+        demand: dict[tuple[str, str], InFlightDemand] = {}
+        for account, cursor in cursors.items():
+            sold = self._sold_by_listing(driver, account, cursor, now)
+            planned = self.planned_wait(account) if self.planned_wait is not None else 0.0
+            interval = timedelta(seconds=planned) if planned > 0 else self.sync_interval
+            lag = max(now - cursor, timedelta(0)) + interval
+            for lst in listings:
+                units = sold.get(lst.channel_sku, 0)
+                if lst.channel_account == account and lst.pushed and units:
+                    demand[lst.key] = InFlightDemand(units, self.window, lag)
+        return demand
+
+    def _sold_by_listing(
+        self, driver: Driver, account: str, cursor: datetime, now: datetime
+    ) -> dict[str, int]:
+        with self._lock:
+            cached = self._sold.get(account)
+            if cached is not None and cached[0] == cursor and now - cached[1] < self.refresh:
+                return cached[2]
+        # The window ends at the cursor: later orders are the very ones not imported yet.
+        rows = driver.execute(
+            "SELECT l.channel_sku, SUM(l.quantity) FROM orders o "
+            "JOIN order_lines l ON l.order_id = o.id WHERE o.channel_account = ? "
+            "AND o.purchase_date > ? AND o.purchase_date <= ? AND o.status <> 'cancelled' "
+            "AND l.channel_sku IS NOT NULL GROUP BY l.channel_sku",
+            [account, driver.time(cursor - self.window), driver.time(cursor)],
+        ).fetchall()
+        sold = {channel_sku: int(units) for channel_sku, units in rows}
+        with self._lock:
+            self._sold[account] = (cursor, now, sold)
+        return sold
+
+
+def load_picture(
+    driver: Driver, skus: Collection[str], demand: InFlightDemandReader | None = None
+) -> StockPicture:
     """Every listing whose figure depends on these SKUs (all listings if none are given), and
     the stock and configuration that decide their figures.
 
@@ -152,6 +258,19 @@ def load_picture(driver: Driver, skus: Collection[str]) -> StockPicture:
             levels.setdefault(sku, []).append(
                 Level(sku, location, kinds[location], on_hand, reserved)
             )
+    taken: dict[tuple[str, str | None], int] = {}
+    for chunk in _chunks(stocked):
+        own, own_params = driver.among("l.sku", chunk)
+        part, part_params = driver.among("component_sku", chunk)
+        for sku, component, per_kit, units in driver.execute(
+            _PENDING.format(own=own, part=part), [*own_params, *part_params]
+        ).fetchall():
+            taken[(component or sku, sku if component else None)] = int(units) * (per_kit or 1)
+    pending: dict[str, int] = {}
+    wanted_stock = set(stocked)
+    for (stocked_sku, _), units in taken.items():
+        if stocked_sku in wanted_stock:
+            pending[stocked_sku] = pending.get(stocked_sku, 0) + units
     where, params = driver.among("channel_account", accounts)
     policies = {
         row[0]: StockPolicy(
@@ -175,7 +294,17 @@ def load_picture(driver: Driver, skus: Collection[str]) -> StockPicture:
         ).fetchall():
             if account in listed_on:
                 overrides[(account, sku)] = BufferOverride(units, _percent(bp))
-    return StockPicture(listings, policies, overrides, kinds, levels, bundles, low_stock)
+    return StockPicture(
+        listings,
+        policies,
+        overrides,
+        kinds,
+        levels,
+        bundles,
+        low_stock,
+        demand.read(driver, listings) if demand is not None else {},
+        pending,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +326,18 @@ _INSERT = (
     "INSERT INTO stock_pushes (channel_account, channel_sku, sku, quantity, urgent, status, "
     "enqueued_at, changed_at, available_at, attempts, sent_count, failed_count) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING"
+)
+
+
+# Only a figure our push set (last_sent_at) is compared with the sale: a sale after it was
+# taken off that figure by the channel; a push after the sale may have overwritten the channel's
+# own decrement, so it stays. (A figure read back from the channel by reconciliation keeps the
+# older push time: a sale already in it is taken off again, which leaves `confirmed` too low
+# and only ever costs one extra push, never a skipped one.)
+_SOLD = (
+    "UPDATE stock_pushes SET confirmed_quantity = CASE WHEN confirmed_quantity > ? "
+    "THEN confirmed_quantity - ? ELSE 0 END WHERE channel_account = ? AND channel_sku = ? "
+    "AND confirmed_quantity IS NOT NULL AND last_sent_at < ?"
 )
 
 
@@ -226,12 +367,22 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
 class SqlStockSyncRepository:
     """The stock-sync tables inside a unit of work's transaction."""
 
-    def __init__(self, conn: Connection, clock: Clock, driver: Driver | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        clock: Clock,
+        driver: Driver | None = None,
+        *,
+        demand: InFlightDemandReader | None = None,
+    ) -> None:
         self.conn, self.clock = conn, clock
         self.driver = driver or Driver(conn)
+        self.demand = demand
+        self.due = 0
+        """Pushes made due in this transaction: the push loops are woken when it commits."""
 
     def picture(self, skus: Collection[str]) -> StockPicture:
-        picture = load_picture(self.driver, skus)
+        picture = load_picture(self.driver, skus, self.demand)
         if self.driver.is_sqlite:
             return picture  # one writer at a time: nobody can move stock while we work
         # In key order, inserts and locks alike, so two writers cannot deadlock.
@@ -246,7 +397,7 @@ class SqlStockSyncRepository:
         # Recomputations of the same listings queue up on these locks; reading the stock
         # again once they are held sees at least what the previous holder saw.
         self._rows(keys, lock=True)
-        return load_picture(self.driver, skus)
+        return load_picture(self.driver, skus, self.demand)
 
     def _rows(
         self, keys: Sequence[tuple[str, str]], *, lock: bool = False
@@ -298,7 +449,27 @@ class SqlStockSyncRepository:
         self.driver.executemany(_INSERT, inserts)
         self.driver.executemany(_KEEP, keep)
         self.driver.executemany(_FRESH, fresh)
+        self.due += due
         return due
+
+    def note_channel_sales(self, sales: Sequence[ChannelSale]) -> None:
+        # In key order, as `picture` locks them, so two imports cannot deadlock.
+        self.driver.executemany(
+            _SOLD,
+            [
+                (
+                    s.quantity,
+                    s.quantity,
+                    s.channel_account,
+                    s.channel_sku,
+                    self.driver.time(s.purchased_at),
+                )
+                for s in sorted(
+                    sales, key=lambda s: (s.channel_account, s.channel_sku, s.purchased_at)
+                )
+                if s.quantity > 0
+            ],
+        )
 
     def configure(self, policy: StockPolicy) -> None:
         _upsert(
@@ -347,10 +518,26 @@ class SqlStockSyncRepository:
 class SqlPushQueue:
     """The push queue for senders and for people watching it, in short transactions."""
 
-    def __init__(self, db: Database, clock: Clock, *, lease: timedelta = timedelta(minutes=2)):
-        self.db, self.clock, self.lease = db, clock, lease
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(minutes=2),
+        demand: InFlightDemandReader | None = None,
+    ):
+        self.db, self.clock, self.lease, self.demand = db, clock, lease, demand
 
-    def claim(self, channel_account: str, limit: int) -> list[Push]:
+    def claim(
+        self,
+        channel_account: str,
+        limit: int,
+        *,
+        urgent_only: bool = False,
+        bulk_only: bool = False,
+    ) -> list[Push]:
+        if urgent_only and bulk_only:
+            raise ValueError("a claim is urgent-only or bulk-only, not both")
         now = self.clock.now()
         due = (
             select(_p.channel_sku)
@@ -361,6 +548,8 @@ class SqlPushQueue:
                     # A sender that died mid-push leaves its lease to run out.
                     and_(_p.status == "sending", _p.claimed_until < now),
                 ),
+                *([_p.urgent.is_(True)] if urgent_only else []),
+                *([_p.urgent.is_(False)] if bulk_only else []),
             )
             .order_by(_p.urgent.desc(), _p.enqueued_at, _p.channel_sku)
             .limit(limit)
@@ -448,6 +637,9 @@ class SqlPushQueue:
             func.sum(_p.failed_count),
             func.sum(case((_p.status == "rejected", 1), else_=0)),
             func.max(_p.last_sent_at),
+            func.sum(
+                case((and_(_p.status == "pending", _p.attempts >= RETRYING_AFTER), 1), else_=0)
+            ),
         ).group_by(_p.channel_account)
         if channel_account is not None:
             query = query.where(_p.channel_account == channel_account)
@@ -474,8 +666,20 @@ class SqlPushQueue:
                 rejected=int(rejected or 0),
                 last_error=errors.get(account),
                 last_sent_at=_aware(last_sent) if last_sent is not None else None,
+                retrying=int(retrying or 0),
             )
-            for account, depth, urgent, oldest, in_flight, sent, failed, rejected, last_sent in rows
+            for (
+                account,
+                depth,
+                urgent,
+                oldest,
+                in_flight,
+                sent,
+                failed,
+                rejected,
+                last_sent,
+                retrying,
+            ) in rows
         ]
 
     def explain(self, channel_account: str, channel_sku: str) -> ListingFigure | None:
@@ -487,28 +691,176 @@ class SqlPushQueue:
             ).scalar()
             if sku is None:
                 return None
-            picture = load_picture(Driver(conn), [sku])
-            push = conn.execute(
-                select(
-                    _p.quantity, _p.confirmed_quantity, _p.status, _p.urgent, _p.last_error
-                ).where(_p.channel_account == channel_account, _p.channel_sku == channel_sku)
-            ).first()
+            found = self._figures(conn, sku, {(channel_account, channel_sku)})
+        return found[0] if found else None
+
+    def listings_of(self, sku: str) -> list[ListingFigure]:
+        with self.db.reader.connect() as conn:
+            return self._figures(conn, sku, None)
+
+    def _figures(
+        self, conn: Connection, sku: str, only: set[tuple[str, str]] | None
+    ) -> list[ListingFigure]:
+        """The listings of a SKU and of the bundles made of it (or just `only`), explained."""
+        picture = load_picture(Driver(conn), [sku], self.demand)
+        listings = [lst for lst in picture.listings if only is None or lst.key in only]
         figures = available_to_sell(
-            [lst for lst in picture.listings if lst.sku == sku],
+            # A SKU's listings share units among themselves: always decide them together.
+            [lst for lst in picture.listings if lst.sku in {x.sku for x in listings}],
             policies=picture.policies,
             overrides=picture.overrides,
             kinds=picture.kinds,
             levels=picture.levels,
             bundles=picture.bundles,
+            demand=picture.demand,
+            pending=picture.pending,
         )
-        queued = push is not None and push.status != "new"
-        return ListingFigure(
-            explanation=figures[(channel_account, channel_sku)],
-            queued=push.quantity if queued and push is not None else None,
-            confirmed=push.confirmed_quantity if push is not None else None,
-            status=push.status if queued and push is not None else None,
-            urgent=bool(push.urgent) if push is not None else False,
-            last_error=push.last_error if push is not None else None,
+        pushes: dict[tuple[str, str], Any] = {}
+        for account in sorted({lst.channel_account for lst in listings}):
+            wanted = [lst.channel_sku for lst in listings if lst.channel_account == account]
+            for row in conn.execute(
+                select(
+                    _p.channel_sku,
+                    _p.quantity,
+                    _p.confirmed_quantity,
+                    _p.status,
+                    _p.urgent,
+                    _p.last_error,
+                ).where(_p.channel_account == account, _p.channel_sku.in_(wanted))
+            ):
+                pushes[(account, row.channel_sku)] = row
+        found = []
+        for lst in listings:
+            push = pushes.get(lst.key)
+            queued = push is not None and push.status != "new"
+            found.append(
+                ListingFigure(
+                    explanation=figures[lst.key],
+                    queued=push.quantity if queued else None,
+                    confirmed=push.confirmed_quantity if push is not None else None,
+                    status=push.status if queued else None,
+                    urgent=bool(push.urgent) if push is not None else False,
+                    last_error=push.last_error if push is not None else None,
+                )
+            )
+        return found
+
+    def expected(self, channel_account: str) -> list[Expected]:
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(
+                select(_p.channel_sku, _p.sku, _p.confirmed_quantity)
+                .where(
+                    _p.channel_account == channel_account,
+                    _p.status == "sent",
+                    _p.confirmed_quantity.is_not(None),
+                )
+                .order_by(_p.channel_sku)
+            ).all()
+        return [Expected(channel_sku, sku, quantity) for channel_sku, sku, quantity in rows]
+
+    def record_drift(
+        self,
+        channel_account: str,
+        drifts: Sequence[Drift],
+        *,
+        checked: int,
+        error: str | None,
+        heal: Collection[str],
+    ) -> int:
+        now = self.clock.now()
+        healed = 0
+        with self.db.write() as conn:
+            if drifts:
+                conn.execute(
+                    insert(t.stock_drift),
+                    [
+                        {
+                            "channel_account": channel_account,
+                            "channel_sku": d.channel_sku,
+                            "sku": d.sku,
+                            "found_at": now,
+                            "ours": d.ours,
+                            "theirs": d.theirs,
+                        }
+                        for d in drifts
+                    ],
+                )
+            for d in drifts:
+                if d.channel_sku not in heal:
+                    continue
+                # Only a listing still as it was read: a push since then has set it anyway.
+                # What the channel shows becomes the figure it confirmed, so the push that
+                # follows compares against the truth and counts as urgent if it must lower it.
+                healed += conn.execute(
+                    update(t.stock_pushes)
+                    .where(
+                        _p.channel_account == channel_account,
+                        _p.channel_sku == d.channel_sku,
+                        _p.status == "sent",
+                        _p.confirmed_quantity == d.ours,
+                    )
+                    .values(
+                        status="pending",
+                        confirmed_quantity=d.theirs,
+                        urgent=d.theirs is None or d.theirs > d.ours,
+                        enqueued_at=now,
+                        changed_at=now,
+                        available_at=now,
+                        attempts=0,
+                    )
+                ).rowcount
+            _upsert(
+                conn,
+                t.stock_reconciliations,
+                {
+                    "channel_account": channel_account,
+                    "checked_at": now,
+                    "checked": checked,
+                    "drifted": len(drifts),
+                    "error": error[:2000] if error else None,
+                },
+                ["channel_account"],
+            )
+        return healed
+
+    def seen_drift(self, channel_account: str, drifts: Sequence[Drift]) -> set[str]:
+        if not drifts:
+            return set()
+        d_ = t.stock_drift.c
+        wanted = {(d.channel_sku, d.ours, d.theirs) for d in drifts}
+        seen: set[str] = set()
+        with self.db.reader.connect() as conn:
+            for chunk in _chunks(sorted({d.channel_sku for d in drifts}), 1000):
+                for channel_sku, ours, theirs in conn.execute(
+                    select(d_.channel_sku, d_.ours, d_.theirs).where(
+                        d_.channel_account == channel_account,
+                        d_.channel_sku.in_(chunk),
+                        d_.found_at >= self.clock.now() - timedelta(days=1),
+                    )
+                ):
+                    if (channel_sku, ours, theirs) in wanted:
+                        seen.add(channel_sku)
+        return seen
+
+    def drift_report(self, channel_account: str | None = None, limit: int = 100) -> DriftReport:
+        d_, r_ = t.stock_drift.c, t.stock_reconciliations.c
+        runs = select(t.stock_reconciliations).order_by(r_.channel_account)
+        recent = select(t.stock_drift).order_by(d_.found_at.desc(), d_.id.desc()).limit(limit)
+        if channel_account is not None:
+            runs = runs.where(r_.channel_account == channel_account)
+            recent = recent.where(d_.channel_account == channel_account)
+        with self.db.reader.connect() as conn:
+            run_rows = conn.execute(runs).all()
+            drift_rows = conn.execute(recent).all()
+        return DriftReport(
+            runs=tuple(
+                Reconciliation(r.channel_account, r.checked_at, r.checked, r.drifted, r.error)
+                for r in run_rows
+            ),
+            recent=tuple(
+                Drift(r.channel_sku, r.sku, r.ours, r.theirs, r.found_at, r.channel_account)
+                for r in drift_rows
+            ),
         )
 
 
@@ -537,6 +889,19 @@ def _settled(row: Any, push: Push, result: PushResult | None, now: datetime) -> 
         }
     else:
         values |= {"failed_count": _p.failed_count + 1, "last_error": (error or outcome)[:2000]}
+    shown = result.channel_quantity if result is not None else None
+    if outcome is PushOutcome.RETRY and shown is not None:
+        # The channel refused a compare-and-set: it changed the figure itself, usually for a
+        # sale not imported yet. Later pushes compare against what it shows now, once the
+        # import has had time to bring that sale in (and lower our figure with it).
+        confirmed = shown
+        values |= {"confirmed_quantity": shown}
+        if row.quantity != shown:
+            return values | {
+                "status": "pending",
+                "urgent": is_urgent(shown, row.quantity, row.low_stock_threshold),
+                "available_at": now + STALE_GRACE,
+            }
     if row.quantity == confirmed:
         return values | {"status": "sent", "urgent": False}
     if outcome is PushOutcome.SENT:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -197,7 +198,7 @@ orders = Table(
     Column("version", Integer, nullable=False, default=1),
     UniqueConstraint("channel_account", "channel_order_id", name="uq_orders_channel_order"),
     Index("ix_orders_created", "created_at", "id"),
-    Index("ix_orders_status_created", "status", "created_at"),
+    Index("ix_orders_status_created", "status", "created_at", "id"),
     Index("ix_orders_channel_created", "channel", "created_at"),
     Index("ix_orders_purchase_date", "purchase_date"),
     Index("ix_orders_ship_by", "ship_by"),
@@ -217,7 +218,8 @@ order_lines = Table(
     Column("channel_line_id", String(100)),
     Column("channel_sku", String(200)),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
-    Index("ix_order_lines_sku", "sku"),
+    # (sku, order id): the orders of one SKU newest first, by walking the index (0008).
+    Index("ix_order_lines_sku_order", "sku", "order_id"),
 )
 
 allocations = Table(
@@ -406,3 +408,151 @@ stock_pushes = Table(
 # The dashboard's reads (0009): unshipped orders by ship-by; an order found by the channel's id.
 Index("ix_orders_status_ship_by", orders.c.status, orders.c.ship_by)
 Index("ix_orders_channel_order_id", orders.c.channel_order_id)
+HELD_ORDER = "CAST(holds AS VARCHAR) != '[]'"
+"""An order with a hold, written as the dashboard's queries write it, so that the partial index
+below (holding only held orders, a few among a million) serves them (0008)."""
+Index(
+    "ix_orders_held",
+    orders.c.created_at,
+    orders.c.id,
+    sqlite_where=text(HELD_ORDER),
+    postgresql_where=text(HELD_ORDER),
+)
+
+# -- shipments: packages that left with tracking; the channel's answer to each (0005) ------
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", String(32), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    # Where the package left from; NULL when nothing reserved travelled with it.
+    Column("location", String(32)),
+    Column("carrier", String(100), nullable=False),
+    Column("service", String(100)),
+    Column("tracking_number", String(100), nullable=False),
+    Column("tracking_url", String(2000)),
+    Column("shipped_at", UTCDateTime, nullable=False),
+    Column("confirmation", String(16), nullable=False),
+    # The channel's own words: its error for a rejection, its answer for a confirmation.
+    Column("channel_message", Text),
+    Column("channel_reference", String(200)),
+    Column("answered_at", UTCDateTime),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "confirmation IN ('pending', 'confirmed', 'rejected', 'not_required')",
+        name="confirmation",
+    ),
+    Index("ix_shipments_order", "order_id"),
+    Index("ix_shipments_tracking_number", "tracking_number"),
+)
+
+shipment_lines = Table(
+    "shipment_lines",
+    metadata,
+    Column(
+        "shipment_id", String(32), ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity >= 1", name="quantity_positive"),
+)
+
+# -- stock drift: what reconciliation found each channel showing (0007) ---------------------
+stock_drift = Table(
+    "stock_drift",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_account", String(64), nullable=False),
+    Column("channel_sku", String(200), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("found_at", UTCDateTime, nullable=False),
+    # The figure the channel should have shown: the last one it confirmed, or the one queued.
+    Column("ours", Integer, nullable=False),
+    # What it showed; NULL when it had no quantity for the listing at all.
+    Column("theirs", Integer),
+    Index("ix_stock_drift_account_found", "channel_account", "found_at"),
+)
+
+stock_reconciliations = Table(
+    "stock_reconciliations",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("checked", Integer, nullable=False),
+    Column("drifted", Integer, nullable=False),
+    Column("error", Text),
+)
+
+# -- marketplace inbound: FBA stock as Amazon reports it, account health (0006) -------------
+marketplace_stock = Table(
+    "marketplace_stock",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    # The location whose on-hand follows `fulfillable` through the stock ledger.
+    Column("location", String(32), primary_key=True),
+    Column("channel_sku", String(200), primary_key=True),
+    Column("marketplace_id", String(32), nullable=False),
+    Column("fulfillable", Integer, nullable=False),
+    # Held by Amazon (its customer orders, transshipment, processing) and on the way to it:
+    # kept here, never in on-hand.
+    Column("reserved", Integer, nullable=False),
+    Column("reserved_for_orders", Integer, nullable=False),
+    Column("inbound_working", Integer, nullable=False),
+    Column("inbound_shipped", Integer, nullable=False),
+    Column("inbound_receiving", Integer, nullable=False),
+    Column("unfulfillable", Integer, nullable=False),
+    Column("researching", Integer, nullable=False),
+    Column("asin", String(10)),
+    Column("fnsku", String(20)),
+    Column("channel_updated_at", UTCDateTime),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+channel_account_health = Table(
+    "channel_account_health",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    # The parsed metrics (see ports.marketplace.AccountHealth), the latest report only.
+    Column("report", Json, nullable=False),
+)
+
+# -- dashboard rollups, kept up to date by the worker's "dashboard figures" job (0008) --------
+dashboard_order_days = Table(
+    "dashboard_order_days",
+    metadata,
+    # The UTC purchase day, ISO text: the same on SQLite and PostgreSQL.
+    Column("day", String(10), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("orders", Integer, nullable=False),
+)
+
+dashboard_sku_days = Table(
+    "dashboard_sku_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    # Every order's units, cancelled ones too: cancellations are taken off when read.
+    Column("units", Integer, nullable=False),
+)
+
+dashboard_unmapped_skus = Table(
+    "dashboard_unmapped_skus",
+    metadata,
+    Column("channel_account", String(64), primary_key=True),
+    Column("channel_sku", String(200), primary_key=True),
+    # The SKU the lines carry (the channel's own while unmapped): gone from the list once a
+    # product has it.
+    Column("sku", String(64), nullable=False),
+    Column("lines", Integer, nullable=False),
+)
+
+dashboard_snapshots = Table(
+    "dashboard_snapshots",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+)

@@ -18,6 +18,7 @@ from ordermesh.domain.errors import DomainError, ValidationFailed
 from ordermesh.domain.inventory import Location, LocationKind
 from ordermesh.domain.money import Money
 from ordermesh.domain.orders import Address
+from ordermesh.domain.shipments import ShipLine
 from ordermesh.entrypoints.api.problems import ItemsRefused
 
 
@@ -269,6 +270,45 @@ class HoldIn(Body):
 class ReleaseIn(Body):
     kind: str | None = None
     reason: str = ""
+
+
+class ShipLineIn(Body):
+    quantity: int
+    line_no: int | None = Field(default=None, description="the order line's number")
+    sku: str | None = Field(default=None, description="or the line's SKU (ours or the channel's)")
+
+
+class ShipmentIn(Body):
+    carrier: str = Field(examples=["UPS"])
+    tracking_number: str = Field(examples=["1Z999AA10123456784"])
+    service: str | None = Field(default=None, examples=["Ground"])
+    tracking_url: str | None = None
+    shipped_at: AwareDatetime | None = Field(default=None, description="now if left out")
+    location: str | None = Field(
+        default=None, description="where it left from; needed when lines are reserved at several"
+    )
+    lines: list[ShipLineIn] | None = Field(
+        default=None, description="left out: every unit not shipped yet"
+    )
+    notify_customer: bool = True
+
+    def to_command(self, order_id: str, actor: str) -> c.ShipOrder:
+        return c.ShipOrder(
+            order_id,
+            carrier=self.carrier,
+            tracking_number=self.tracking_number,
+            lines=(
+                None
+                if self.lines is None
+                else tuple(ShipLine(ln.quantity, ln.line_no, ln.sku) for ln in self.lines)
+            ),
+            service=self.service,
+            tracking_url=self.tracking_url,
+            shipped_at=self.shipped_at,
+            location=self.location,
+            notify_customer=self.notify_customer,
+            actor=actor,
+        )
 
 
 # -- integrations and access -------------------------------------------------------------------

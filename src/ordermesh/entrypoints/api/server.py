@@ -3,6 +3,7 @@ installed, access log off (the metrics count requests; a log line each would cos
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 
@@ -42,6 +43,18 @@ def config(
     )
 
 
+def settle_garbage_collector() -> None:
+    """Measured under load: full collections walked every object made at start-up (the
+    schema, compiled statements, templates, the app) and paused requests for up to 0.3 s.
+    Frozen, those objects are never scanned again; a larger first generation collects
+    request garbage less often. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def serve(om: Ordermesh, host: str | None = None, port: int | None = None) -> None:
     """Serve until interrupted (the lifespan starts the in-process worker if enabled)."""
-    uvicorn.Server(config(om, host or om.settings.host, port or om.settings.port)).run()
+    server = uvicorn.Server(config(om, host or om.settings.host, port or om.settings.port))
+    settle_garbage_collector()
+    server.run()

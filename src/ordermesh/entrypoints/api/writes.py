@@ -1,8 +1,10 @@
 """How the API changes anything: commands run on `om.writes`, behind an optional Idempotency-Key.
 
 `om.writes` has one thread on SQLite, so writes queue in arrival order instead of fighting over
-SQLite's lock, and the event loop never waits on a transaction. The idempotency claim, the
-command and the stored answer run in the same job: one hop to the writer per request."""
+SQLite's lock, and the event loop never waits on a transaction; commands that queue up together
+share one transaction and its commit (group commit, see `WriteQueue`). With an Idempotency-Key,
+the claim, the command and the stored answer run in the same job: one hop to the writer per
+request."""
 
 from __future__ import annotations
 
@@ -152,6 +154,12 @@ async def write(
     loop = asyncio.get_running_loop()
     raw_key = request.headers.get(HEADER)
     if raw_key is None:
+        if isinstance(action, Command):
+            # Handed over as a command, so it can share a transaction with the commands
+            # queued beside it; answered only once that transaction committed.
+            result = await asyncio.wrap_future(om.writes.submit_command(action))
+            status, body, headers = render(result)
+            return JsonResponse(body, status_code=status, headers=headers)
         return await loop.run_in_executor(om.writes, _plain, om, action, render)
     key = _check_key(raw_key)
     digest = request_hash(request.method, request.url.path, await request.body())

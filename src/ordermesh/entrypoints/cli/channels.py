@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ordermesh.domain.commands import SyncChannel
 from ordermesh.domain.errors import DomainError
+from ordermesh.entrypoints.cli import marketplace
 from ordermesh.entrypoints.cli.context import fail, ordermesh, out
 
 app = typer.Typer(help="Channel accounts: add, sync, status.", no_args_is_help=True)
@@ -121,10 +122,13 @@ def status() -> None:
     """Every channel account: state, cursor, last sync, last error."""
     with ordermesh() as om:
         accounts = om.channel_adapters.accounts.list()
+        rates = {a["id"]: marketplace.rate_cells(om, a["id"]) for a in accounts}
     if not accounts:
         out().print("No channel accounts yet: `ordermesh channels add amazon|shopify --help`.")
         return
-    table = Table("name", "channel", "status", "synced up to", "last sync", "last error")
+    table = Table(
+        "name", "channel", "status", "synced up to", "last sync", "sustainable", "last error"
+    )
     for a in accounts:
         state = a["status"] + (f" ({a['status_reason']})" if a["status_reason"] else "")
         table.add_row(
@@ -133,13 +137,25 @@ def status() -> None:
             state,
             _when(a["cursor"]),
             _when(a["last_sync_at"]),
+            rates[a["id"]][0],
             a["last_error"] or "",
         )
     out().print(table)
+    for a in accounts:
+        if rates[a["id"]][1]:
+            out().print(f"[yellow]{a['name']}: {rates[a['id']][1]}[/]")
 
 
 @app.command("sync")
-def sync(name: str = typer.Argument(..., help="The account's name or id.")) -> None:
+def sync(
+    name: str = typer.Argument(..., help="The account's name or id."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Also bring in orders placed since this date (YYYY-MM-DD); a range older than "
+        "the incremental window is read from Amazon's order report.",
+    ),
+) -> None:
     """Pull what changed on the channel since the last sync, now."""
     with ordermesh() as om:
         accounts = om.channel_adapters.accounts.list()
@@ -147,6 +163,8 @@ def sync(name: str = typer.Argument(..., help="The account's name or id.")) -> N
         if not match:
             fail(f"no channel account {name!r}; see `ordermesh channels status`")
         console = out()
+        if since is not None:
+            marketplace.backfill_before_sync(om, match[0], marketplace.parse_since(since))
         with console.status(f"Syncing {match[0]['name']} (waits for the channel's rate limits)…"):
             report = om.channels.sync(SyncChannel(match[0]["id"], actor="cli"))
     imported = report.imported
@@ -158,3 +176,7 @@ def sync(name: str = typer.Argument(..., help="The account's name or id.")) -> N
         console.print(f"[yellow]not imported[/]: {problem}")
     if report.error:
         fail(report.error)
+
+
+app.command("fba-inventory")(marketplace.fba_inventory)
+app.command("health")(marketplace.health)

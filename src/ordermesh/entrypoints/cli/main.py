@@ -13,7 +13,15 @@ from rich.panel import Panel
 
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain.access import Role
-from ordermesh.entrypoints.cli import channels, files, keys, views
+from ordermesh.entrypoints.cli import (
+    channels,
+    files,
+    keys,
+    shipping,
+    simulate,
+    stock_sync,
+    views,
+)
 from ordermesh.entrypoints.cli.context import (
     EXIT_REFUSED,
     fail,
@@ -22,6 +30,7 @@ from ordermesh.entrypoints.cli.context import (
     revision,
     safe_url,
 )
+from ordermesh.entrypoints.cli.sandboxes import start_demo_channels
 from ordermesh.services.demo import load_demo
 
 app = typer.Typer(
@@ -37,9 +46,15 @@ app.add_typer(keys.app, name="apikey")
 app.add_typer(files.import_app, name="import")
 app.command("export")(files.export)
 app.add_typer(views.orders_app, name="orders")
+views.orders_app.command("ship")(shipping.ship)
 app.add_typer(views.stock_app, name="stock")
+views.stock_app.command("explain")(stock_sync.explain)
+views.stock_app.command("drift")(stock_sync.drift)
+views.stock_app.command("sync-status")(stock_sync.sync_status)
+views.stock_app.command("reconcile")(stock_sync.reconcile)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(channels.app, name="channels")
+app.add_typer(simulate.app, name="simulate")
 
 API_SERVER = "ordermesh.entrypoints.api.server"
 
@@ -90,8 +105,17 @@ def demo(
     port: int | None = typer.Option(None, "--port", "-p", help="Default: ORDERMESH_PORT (8000)."),
     seed: int = typer.Option(7, "--seed", help="Same seed, same demo data."),
     run_server: bool = typer.Option(True, "--serve/--no-serve", help="Start the server after."),
+    with_sandboxes: bool = typer.Option(
+        True,
+        "--with-sandboxes/--without-sandboxes",
+        help="Run the Amazon and Shopify sandboxes beside the server, connected as accounts.",
+    ),
+    orders_per_minute: float = typer.Option(
+        3.0, "--orders-per-minute", min=0, help="How busy each sandbox channel is."
+    ),
 ) -> None:
-    """What `make run` does: demo data the first time, then the server."""
+    """What `make run` does: demo data the first time, then the server with the sandbox
+    channels sending orders."""
     if run_server:
         _server_module()
     console = out()
@@ -132,12 +156,30 @@ def demo(
         host = host or om.settings.host
         port = port or om.settings.port
         base = f"http://{host}:{port}"
+        channels = None
+        if run_server and with_sandboxes:
+            with console.status("Starting the Amazon and Shopify sandboxes…"):
+                channels = start_demo_channels(
+                    om, app_url=base, orders_per_minute=orders_per_minute
+                )
+            console.print(
+                f"Sandbox channels ({orders_per_minute:g} orders a minute each, "
+                f"{'accounts reused' if channels.reused else 'accounts connected'}):\n"
+                f"  Amazon SP-API  {channels.amazon.url}  (orders: {channels.amazon.url}/_sandbox/orders)\n"
+                f"  Shopify        {channels.shopify.url}  (controls: {channels.shopify.url}/_sandbox/docs)",
+                highlight=False,
+            )
         console.print(
-            f"Dashboard  {base}/\nAPI docs   {base}/docs\nHealth     {base}/health",
+            f"Dashboard  {base}/\nChannels   {base}/channels\nAPI docs   {base}/docs\n"
+            f"Health     {base}/health",
             highlight=False,
         )
-        if run_server:
-            _serve(om, host, port)
+        try:
+            if run_server:
+                _serve(om, host, port)
+        finally:
+            if channels is not None:
+                channels.stop()
 
 
 # -- sandboxes -------------------------------------------------------------------------------
@@ -160,6 +202,12 @@ def sandbox_amazon(
     refresh_token: str | None = typer.Option(None, "--refresh-token"),
     seller_id: str | None = typer.Option(None, "--seller-id"),
     orders_per_minute: float | None = typer.Option(None, "--orders-per-minute", min=0),
+    notification_url: str | None = typer.Option(
+        None, "--notification-url", help="POST ORDER_CHANGE notifications here."
+    ),
+    notification_secret: str | None = typer.Option(
+        None, "--notification-secret", help="Sent in the x-notification-secret header."
+    ),
 ) -> None:
     """A simulated Selling Partner API (orders, feeds, reports, LWA tokens)."""
     _run_sandbox(
@@ -171,6 +219,8 @@ def sandbox_amazon(
         refresh_token=refresh_token,
         seller_id=seller_id,
         orders_per_minute=orders_per_minute,
+        notification_url=notification_url,
+        notification_secret=notification_secret,
     )
 
 

@@ -118,8 +118,27 @@ def show_order(order_id: str = typer.Argument(..., metavar="ID")) -> None:
     parts: list[Any] = [heading, lines]
     if order["allocations"]:
         parts.append(allocations)
+    if order.get("shipments"):
+        parts.append(_shipments(order["shipments"]))
     parts.append(history)
     out().print(Panel(Group(*parts), title="Order"))
+
+
+def _shipments(shipments: list[dict[str, Any]]) -> Table:
+    table = Table("shipped", "carrier", "tracking", "from", "units", "channel", title="Shipments")
+    for sh in shipments:
+        answer = sh["confirmation"].replace("_", " ")
+        if sh["channel_message"] and sh["confirmation"] == "rejected":
+            answer += f": {sh['channel_message']}"
+        table.add_row(
+            _when(sh["shipped_at"]),
+            " ".join(filter(None, (sh["carrier"], sh["service"]))),
+            sh["tracking_number"],
+            sh["location"] or "",
+            ", ".join(f"{ln['sku']} × {ln['quantity']}" for ln in sh["lines"]),
+            answer,
+        )
+    return table
 
 
 @stock_app.command("show")

@@ -10,7 +10,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from ordermesh.bootstrap import Ordermesh
-from ordermesh.entrypoints.web import catalogue, inventory, orders, overview, users
+from ordermesh.entrypoints.web import (
+    catalogue,
+    channels,
+    inventory,
+    orders,
+    overview,
+    shipping,
+    users,
+)
 from ordermesh.entrypoints.web.context import (
     HERE,
     SECURITY_HEADERS,
@@ -38,7 +46,8 @@ def web_router(om: Ordermesh) -> APIRouter:
 def _router(web: Web) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(_login_routes(web))
-    for module in (overview, orders, inventory, catalogue, users):
+    # shipping before orders: its /orders/{id}/shipments is not one of the order actions.
+    for module in (overview, shipping, orders, inventory, catalogue, channels, users):
         router.include_router(module.routes(web))
     return router
 

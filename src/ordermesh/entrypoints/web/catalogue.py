@@ -1,4 +1,4 @@
-"""Products and listings, and the channel accounts: what exists, and what still needs a mapping."""
+"""Products and listings: what exists, and what still needs a mapping."""
 
 from __future__ import annotations
 
@@ -29,14 +29,5 @@ def routes(web: Web) -> APIRouter:
             "unmapped": web.om.queries.unmapped_channel_skus(),
         }
         return web.render(request, "products.html", context)
-
-    @router.get("/channels")
-    def channels(request: Request) -> Response:
-        web.user(request)
-        context = {
-            "accounts": web.om.queries.channel_accounts(),
-            "outbox": web.om.queries.outbox_status(),
-        }
-        return web.render(request, "channels.html", context)
 
     return router

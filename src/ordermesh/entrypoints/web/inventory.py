@@ -15,6 +15,7 @@ from ordermesh.domain.access import Role
 from ordermesh.domain.errors import DomainError, RowError
 from ordermesh.entrypoints.web.context import Web, check_csrf, redirect
 from ordermesh.services import imports
+from ordermesh.services.stock_sync_views import figure_view
 
 LEVELS_PER_PAGE = 100
 MOVEMENTS_PER_PAGE = 100
@@ -145,8 +146,13 @@ def routes(web: Web) -> APIRouter:
         levels = web.om.queries.stock_levels(
             sku=sku or None, location=location or None, limit=LEVELS_PER_PAGE, cursor=cursor
         )
+        # Per channel listing of the SKU asked for: its figure, why, and its push.
+        listings = [figure_view(f) for f in web.om.stock_sync.listings_of(sku)] if sku else []
+        accounts = web.om.channel_adapters.accounts.list() if listings else []
         context = {
             "levels": levels.items,
+            "listings": listings,
+            "account_names": {a["id"]: a["name"] for a in accounts},
             "next_cursor": levels.next_cursor,
             "filters": {"sku": sku, "location": location},
             "locations": web.om.queries.locations(),

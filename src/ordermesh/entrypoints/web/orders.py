@@ -14,6 +14,7 @@ from ordermesh.domain.access import Principal, Role
 from ordermesh.domain.errors import DomainError
 from ordermesh.domain.orders import OrderStatus
 from ordermesh.entrypoints.web.context import Web, check_csrf, redirect
+from ordermesh.entrypoints.web.shipping import order_extras
 
 PER_PAGE = 50
 SORTS = {
@@ -191,7 +192,8 @@ def routes(web: Web) -> APIRouter:
         if order is None:
             context = {"order_id": order_id}
             return web.render(request, "order_missing.html", context, status_code=404)
-        return web.render(request, "order.html", {"order": order, "error": None})
+        context = {"order": order, "error": None, **order_extras(web, order)}
+        return web.render(request, "order.html", context)
 
     @router.post("/orders/{order_id}/{action}", dependencies=[Depends(check_csrf)])
     def order_action(
@@ -216,8 +218,7 @@ def routes(web: Web) -> APIRouter:
         if order is None:
             context = {"order_id": order_id}
             return web.render(request, "order_missing.html", context, status_code=404)
-        return web.render(
-            request, "order.html", {"order": order, "error": message}, status_code=409
-        )
+        context = {"order": order, "error": message, **order_extras(web, order)}
+        return web.render(request, "order.html", context, status_code=409)
 
     return router

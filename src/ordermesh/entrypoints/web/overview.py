@@ -13,9 +13,6 @@ from ordermesh.entrypoints.web.context import Web
 AT_RISK_CHOICES = (4, 12, 24, 48)
 CHART_DAYS = 90
 COVER_DAYS = 30
-CHART_SECONDS = 120.0
-"""The charts are redrawn from the database at most this often: a day's bar moves slowly, and
-their aggregates read months of orders."""
 """Days of sales that days-of-cover averages over."""
 REFRESH_SECONDS = 15
 
@@ -37,6 +34,9 @@ def _panels(web: Web, filters: dict[str, Any]) -> dict[str, Any]:
     backorders_total, backorders = q.orders_waiting("backordered", channel=channel)
     holds_total, holds = q.orders_waiting("held", channel=channel)
     alerts_total, alerts = q.stock_alerts()
+    # The stock alerts come from the worker's latest snapshot, once it has taken one.
+    taken = q.snapshot_times()
+    alerts_as_of = taken.get("stock_alerts")
     return {
         "now": now,
         "today": _count_table(q.order_counts(today, channel=channel)),
@@ -49,6 +49,9 @@ def _panels(web: Web, filters: dict[str, Any]) -> dict[str, Any]:
         "holds_total": holds_total,
         "alerts": alerts,
         "alerts_total": alerts_total,
+        "alerts_as_of": alerts_as_of,
+        # Days before today in "this week" come from the worker's snapshot of the last days.
+        "week_as_of": taken.get("recent_days") if week < today else None,
         "outbox": q.outbox_status(),
         "accounts": q.channel_accounts(),
         "refresh": REFRESH_SECONDS,
@@ -97,16 +100,14 @@ def routes(web: Web) -> APIRouter:
 
     @router.get("/overview/charts")
     def charts(request: Request, channel: str | None = None) -> Response:
-        """The charts, loaded after the page: their aggregates are the slowest reads here."""
+        """The charts, loaded after the page. Both read what the worker keeps up to date (a
+        rollup of orders per day, a snapshot of days of cover), never months of orders."""
         web.user(request)
         q = web.om.queries
         context = {
-            "chart": web.cached(
-                ("orders_per_day", channel or None),
-                CHART_SECONDS,
-                lambda: q.orders_per_day(CHART_DAYS, channel=channel or None),
-            ),
-            "cover": web.cached("stock_cover", CHART_SECONDS, lambda: q.stock_cover(COVER_DAYS)),
+            "chart": q.orders_per_day(CHART_DAYS, channel=channel or None),
+            "cover": q.stock_cover(COVER_DAYS),
+            "cover_as_of": q.snapshot_times().get("stock_cover"),
             "chart_days": CHART_DAYS,
             "cover_days": COVER_DAYS,
         }

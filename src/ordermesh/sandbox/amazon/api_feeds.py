@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -13,6 +15,7 @@ from ordermesh.sandbox.amazon.api_reports import document_url
 from ordermesh.sandbox.amazon.clock import iso
 from ordermesh.sandbox.amazon.feeds import default_quantity
 from ordermesh.sandbox.amazon.marketplaces import MARKETPLACES
+from ordermesh.sandbox.amazon.paging import Cursor
 from ordermesh.sandbox.amazon.state import Listing, SandboxError
 from ordermesh.sandbox.amazon.transport import Call, invalid, json_response, operation
 
@@ -212,6 +215,8 @@ async def patch_listings_item(call: Call) -> Response:
 
 # -- FBA inventory ------------------------------------------------------------------------
 
+INVENTORY_PAGE_SIZE = 50
+
 
 def _summary(listing: Listing, details: bool) -> dict[str, Any]:
     reserved = listing.fba_reserved_customer_orders
@@ -275,22 +280,47 @@ async def get_inventory_summaries(call: Call) -> Response:
     if single:
         skus.add(single)
     state = call.sandbox.state
-    with state.lock:
-        listings = sorted(state.listings.values(), key=lambda item: item.sku)
-        found = [
-            _summary(listing, details)
-            for listing in listings
-            if (not skus or listing.sku in skus)
-            and (since is None or listing.last_updated >= since)
-        ]
-    return json_response(
-        {
-            "payload": {
-                "granularity": {"granularityType": "Marketplace", "granularityId": granularity_id},
-                "inventorySummaries": found,
-            }
-        }
+    fingerprint = "|".join(
+        (str(granularity_id), marketplaces[0], str(details), str(since), ",".join(sorted(skus)))
     )
+    token = q.text("nextToken")
+    with state.lock:
+        if token:
+            cursor = call.sandbox.pages.get(token, call.now)
+            if cursor is None:
+                raise invalid("Invalid or expired nextToken.")
+            if cursor.fingerprint != fingerprint:
+                raise invalid(
+                    "The request parameters must be the same as in the request that returned "
+                    "the nextToken."
+                )
+        else:
+            matching = [
+                listing.sku
+                for listing in sorted(state.listings.values(), key=lambda item: item.sku)
+                if (not skus or listing.sku in skus)
+                and (since is None or listing.last_updated >= since)
+            ]
+            cursor = Cursor(matching, 0, fingerprint, call.now, call.now)
+        page = cursor.ids[cursor.offset : cursor.offset + INVENTORY_PAGE_SIZE]
+        found = [_summary(state.listings[sku], details) for sku in page if sku in state.listings]
+    body: dict[str, Any] = {
+        "payload": {
+            "granularity": {"granularityType": "Marketplace", "granularityId": granularity_id},
+            "inventorySummaries": found,
+        }
+    }
+    following = cursor.offset + INVENTORY_PAGE_SIZE
+    if following < len(cursor.ids):
+        # The model: "will expire 30 seconds after being created".
+        body["pagination"] = {
+            "nextToken": call.sandbox.pages.issue(
+                dataclasses.replace(
+                    cursor, offset=following, expires_at=call.now + timedelta(seconds=30)
+                )
+            )
+        }
+    return json_response(body)
 
 
 async def create_inventory_item(call: Call) -> Response:

@@ -99,7 +99,10 @@ async def get_report_document(call: Call) -> Response:
     document = call.sandbox.documents.get(document_id)
     if document is None or document.content is None:
         raise SandboxError(404, "NotFound", "The report document was not found.")
-    return json_response({"reportDocumentId": document_id, "url": document_url(call, document_id)})
+    body = {"reportDocumentId": document_id, "url": document_url(call, document_id)}
+    if document.compression:
+        body["compressionAlgorithm"] = document.compression
+    return json_response(body)
 
 
 def routes() -> list[Route]:

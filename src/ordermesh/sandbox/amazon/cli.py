@@ -17,6 +17,8 @@ def run(
     seller_id: str | None = None,
     orders_per_minute: float = 2.0,
     rate_limits: bool = True,
+    notification_url: str | None = None,
+    notification_secret: str | None = None,
 ) -> None:
     """Serve the Amazon sandbox until interrupted, after printing the credentials it accepts."""
     config = SandboxConfig(orders_per_minute=orders_per_minute, rate_limits=rate_limits)
@@ -28,6 +30,8 @@ def run(
         config.refresh_token = refresh_token
     if seller_id:
         config.seller_id = seller_id
+    config.notification_url = notification_url
+    config.notification_secret = notification_secret
     base = f"http://{host}:{port}"
     print(
         "Amazon SP-API sandbox\n"
@@ -40,6 +44,7 @@ def run(
         f"  marketplaces    {', '.join(config.marketplaces)}\n"
         f"  orders/minute   {config.orders_per_minute:g}\n"
         f"  rate limits     {'on' if config.rate_limits else 'off'}\n"
+        f"  notifications   {notification_url or 'not sent (--notification-url)'}\n"
         f"  admin           {base}/_sandbox/stats, /_sandbox/orders, /_sandbox/faults",
         flush=True,
     )

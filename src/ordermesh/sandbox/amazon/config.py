@@ -44,11 +44,22 @@ class SandboxConfig:
     # default, so an order is invisible to searches for that long after it changes.
     visibility_lag_seconds: float = 120.0
     report_processing_seconds: float = 20.0
+    # Amazon gzips large report documents and says so in getReportDocument's
+    # compressionAlgorithm; reports this big or bigger are gzipped here too.
+    gzip_reports_over_bytes: int = 1_000_000
+    # How a second createFulfillmentOrder with a known sellerFulfillmentOrderId is answered:
+    # "same_order" (200 if the body is the same, 400 if not) or "already_exists" (always 400).
+    # Amazon's behaviour is unverified, so a client must cope with both.
+    mcf_duplicate_create: str = "same_order"
     feed_processing_seconds: float = 30.0
     fulfillment_step_seconds: float = 600.0
     access_token_lifetime_seconds: int = 3600
     order_items_page_size: int = 100
     notification_url: str | None = None
+    # Sent in the `x-notification-secret` header of every notification POST, as an EventBridge
+    # API destination does with a connection of the API-key kind: the receiver's only proof
+    # that the notification comes from Amazon's pipeline.
+    notification_secret: str | None = None
     # How often the background task catches the world up with the clock and pushes
     # notifications.
     tick_seconds: float = 1.0

@@ -12,6 +12,8 @@ class Document:
     document_id: str
     content_type: str
     content: bytes | None = None
+    compression: str | None = None
+    """GZIP when the stored bytes are gzipped, as getReportDocument then says."""
 
 
 class DocumentStore:

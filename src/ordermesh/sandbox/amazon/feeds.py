@@ -212,6 +212,13 @@ class FeedDesk:
                     report.invalid += 1
                     report.error("patches is required for PATCH.", message_id=message_id, sku=sku)
                     return
+                product_type = message.get("productType")
+                if not isinstance(product_type, str) or not product_type:
+                    report.invalid += 1
+                    report.error(
+                        "productType is required for PATCH.", message_id=message_id, sku=sku
+                    )
+                    return
                 if listing is None:
                     report.invalid += 1
                     report.error(

@@ -166,6 +166,13 @@ class FulfillmentCenter:
             if existing is not None:
                 # A retried create with the same body is the same order; a different body under
                 # the same id is a client bug and is refused.
+                if self._sandbox.config.mcf_duplicate_create == "already_exists":
+                    raise SandboxError(
+                        400,
+                        "InvalidInput",
+                        f"A fulfillment order with sellerFulfillmentOrderId {order_id} "
+                        "already exists.",
+                    )
                 if existing.fingerprint == fingerprint:
                     return existing
                 raise SandboxError(

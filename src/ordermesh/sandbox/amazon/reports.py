@@ -3,6 +3,7 @@ on the sandbox clock, and the account health report."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ordermesh.sandbox.amazon.clock import iso
+from ordermesh.sandbox.amazon.listings_report import MERCHANT_LISTINGS, merchant_listings_flat_file
 from ordermesh.sandbox.amazon.state import CANCELED, Order
 from ordermesh.sandbox.amazon.wire import orders_flat_file
 
@@ -21,7 +23,7 @@ ORDERS_BY_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 ORDERS_BY_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 # The report type name is not in the copied models; the notes mark it "(verify)".
 ACCOUNT_HEALTH = "GET_V2_SELLER_PERFORMANCE_REPORT"
-REPORT_TYPES = frozenset({ORDERS_BY_UPDATE, ORDERS_BY_DATE, ACCOUNT_HEALTH})
+REPORT_TYPES = frozenset({ORDERS_BY_UPDATE, ORDERS_BY_DATE, ACCOUNT_HEALTH, MERCHANT_LISTINGS})
 
 
 @dataclass(slots=True)
@@ -99,6 +101,11 @@ class ReportDesk:
         if report.report_type == ACCOUNT_HEALTH:
             content = orjson.dumps(self._account_health(report, now))
             content_type = "application/json"
+        elif report.report_type == MERCHANT_LISTINGS:
+            with self._sandbox.state.lock:
+                text = merchant_listings_flat_file(self._sandbox.state.listings.values())
+            content = text.encode("utf-8")
+            content_type = "text/tab-separated-values; charset=UTF-8"
         else:
             state = self._sandbox.state
             with state.lock:
@@ -114,10 +121,20 @@ class ReportDesk:
                     )
                     <= report.data_end
                 ]
+                if not orders:
+                    # The model: a report is cancelled automatically "if there is no data to
+                    # return".
+                    report.status = "CANCELLED"
+                    report.finished = now
+                    return
                 orders.sort(key=lambda order: order.created)
                 content = orders_flat_file(orders).encode("utf-8")
             content_type = "text/tab-separated-values; charset=UTF-8"
+        compression = None
+        if len(content) >= self._sandbox.config.gzip_reports_over_bytes:
+            content, compression = gzip.compress(content, mtime=0), "GZIP"
         document = self._sandbox.documents.create("report", content_type, content)
+        document.compression = compression
         report.status = "DONE"
         report.finished = now
         report.document_id = document.document_id

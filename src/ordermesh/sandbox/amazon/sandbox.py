@@ -88,9 +88,11 @@ class Sandbox:
             return
         with self.state.lock:
             pending = self.state.notifications[self._pushed :]
+        secret = self.config.notification_secret
+        headers = {"x-notification-secret": secret} if secret else {}
         for notification in pending:
             try:
-                await client.post(url, json=notification.payload, timeout=5.0)
+                await client.post(url, json=notification.payload, headers=headers, timeout=5.0)
             except httpx.HTTPError as failure:
                 # The receiver being down must not stop the sandbox; it is retried next tick.
                 log.warning("notification push to %s failed: %s", url, failure)

@@ -592,7 +592,17 @@ class SandboxState:
                         f"Order item {item_id} is not part of order {order_id}.",
                     )
             previous = order.packages.get(package.package_reference_id)
-            if previous is not None and _same_package(previous, package):
+            unchanged = previous is not None and _same_package(previous, package)
+            if order.status == SHIPPED and (previous is None or unchanged):
+                # Amazon's words (selling-partner-api-models#5037) when a confirmation finds
+                # nothing left to ship and no package to edit.
+                raise SandboxError(
+                    400,
+                    "InvalidInput",
+                    "Failed to create package due to not finding a matching package or order "
+                    "already fulfilled.",
+                )
+            if unchanged:
                 return
             shipped = dict.fromkeys(lines, 0)
             others = [p for ref, p in order.packages.items() if ref != package.package_reference_id]

@@ -58,6 +58,11 @@ class GraphQLFaults:
     throttle: int = 0
     server_error: int = 0
     server_error_status: int = 503
+    lost_answer: int = 0
+    """Mutations applied whose answer then comes too late: the shop holds the connection for
+    `lost_answer_seconds` (wall time) before answering, as a Shopify behind a stalled network
+    does, so the caller times out not knowing the mutation took effect."""
+    lost_answer_seconds: float = 5.0
 
 
 @dataclass(slots=True)
@@ -66,6 +71,7 @@ class Stats:
     throttled: int = 0
     injected_throttled: int = 0
     injected_server_errors: int = 0
+    injected_lost_answers: int = 0
     max_cost_exceeded: int = 0
     unauthorized: int = 0
 
@@ -75,6 +81,7 @@ class Stats:
             "throttled": self.throttled,
             "injected_throttled": self.injected_throttled,
             "injected_server_errors": self.injected_server_errors,
+            "injected_lost_answers": self.injected_lost_answers,
             "throttled_total": self.throttled + self.injected_throttled,
             "max_cost_exceeded": self.max_cost_exceeded,
             "unauthorized": self.unauthorized,
@@ -254,6 +261,10 @@ async def _graphql(sandbox: Sandbox, version: str, request: Request) -> Response
             field_resolver=field_resolver,
         )
     assert not asyncio.iscoroutine(result)
+    if sandbox.faults.lost_answer and operation.operation == OperationType.MUTATION:
+        sandbox.faults.lost_answer -= 1
+        sandbox.stats.injected_lost_answers += 1
+        await asyncio.sleep(sandbox.faults.lost_answer_seconds)
     actual = calculator.operation_cost(operation, result.data or {})
     if throttling:
         sandbox.bucket.refund(max(0, requested - actual))
@@ -531,6 +542,8 @@ def _add_admin_routes(app: FastAPI, sandbox: Sandbox) -> None:
                 "throttle": sandbox.faults.throttle,
                 "server_error": sandbox.faults.server_error,
                 "server_error_status": sandbox.faults.server_error_status,
+                "lost_answer": sandbox.faults.lost_answer,
+                "lost_answer_seconds": sandbox.faults.lost_answer_seconds,
             },
         }
 
@@ -538,7 +551,8 @@ def _add_admin_routes(app: FastAPI, sandbox: Sandbox) -> None:
     async def add_faults(request: Request) -> dict[str, Any]:
         """Body (all optional counts, added to what is pending): webhook_drop,
         webhook_duplicate, webhook_reorder, graphql_throttle, graphql_server_error,
-        and graphql_server_error_status (500-599)."""
+        graphql_server_error_status (500-599), graphql_lost_answer (mutations applied but
+        answered only after graphql_lost_answer_seconds)."""
         body = await _body(request)
         hooks = sandbox.webhooks.faults
         hooks.drop += _int(body, "webhook_drop", 0)
@@ -550,6 +564,11 @@ def _add_admin_routes(app: FastAPI, sandbox: Sandbox) -> None:
         if not 500 <= status <= 599:
             raise SandboxError("graphql_server_error_status must be a 5xx status", 400)
         sandbox.faults.server_error_status = status
+        sandbox.faults.lost_answer += _int(body, "graphql_lost_answer", 0)
+        seconds = body.get("graphql_lost_answer_seconds", sandbox.faults.lost_answer_seconds)
+        if not isinstance(seconds, int | float) or not 0 <= seconds <= 120:
+            raise SandboxError("graphql_lost_answer_seconds must be 0 to 120", 400)
+        sandbox.faults.lost_answer_seconds = float(seconds)
         return await show_faults()
 
     @app.post("/_sandbox/app/uninstall")

@@ -588,6 +588,14 @@ class LocationView(View):
         level = self.shop.level(numeric, self.numeric_id) if numeric is not None else None
         return InventoryLevelView(self.shop, level) if level else None
 
+    def inventory_levels(self, **page: Any) -> dict[str, Any]:
+        views = [
+            InventoryLevelView(self.shop, level)
+            for (_, location_id), level in self.shop.levels.items()
+            if location_id == self.numeric_id
+        ]
+        return connection(_by_id(views), **page)
+
 
 class FulfillmentOrderView(View):
     type_name = "FulfillmentOrder"

@@ -314,6 +314,14 @@ class Shop:
     def next_id(self, kind: str) -> int:
         return next(self._counters[kind])
 
+    def number_ids_from(self, offset: int) -> None:
+        """New ids of every kind start `offset` above their base: a shop restarted for an
+        ordermesh that imported an earlier run's orders must not hand out their ids again."""
+        with self.lock:
+            self._counters = {
+                kind: itertools.count(base + offset + 1) for kind, base in _ID_BASES.items()
+            }
+
     # --- catalogue -------------------------------------------------------------------------
 
     def add_location(self, name: str, country_code: str = "US") -> Location:

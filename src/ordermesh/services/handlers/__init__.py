@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from ordermesh.domain import commands, events
-from ordermesh.services.handlers import catalogue, orders, stock, stock_sync
+from ordermesh.services.handlers import (
+    catalogue,
+    network_stock,
+    orders,
+    shipments,
+    stock,
+    stock_sync,
+)
 from ordermesh.services.messagebus import CommandHandler, EventHandler
 
 COMMAND_HANDLERS: dict[type[commands.Command], CommandHandler] = {
@@ -15,10 +22,13 @@ COMMAND_HANDLERS: dict[type[commands.Command], CommandHandler] = {
     commands.CancelOrder: orders.cancel_order,
     commands.HoldOrder: orders.hold_order,
     commands.ReleaseHold: orders.release_hold,
+    commands.ShipOrder: shipments.ship_order,
+    commands.RecordShipmentConfirmation: shipments.record_shipment_confirmation,
     commands.ReceiveStock: stock.receive_stock,
     commands.AdjustStock: stock.adjust_stock,
     commands.TransferStock: stock.transfer_stock,
     commands.RecordCount: stock.record_count,
+    commands.CountNetworkStock: network_stock.count_network_stock,
     commands.ImportStockCounts: stock.import_stock_counts,
     commands.UpsertProducts: catalogue.upsert_products,
     commands.CreateLocation: catalogue.create_location,

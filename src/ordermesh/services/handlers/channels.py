@@ -7,7 +7,7 @@ network. It reaches the channel only through the ChannelConnector port."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +16,12 @@ from ordermesh.domain import commands as c
 from ordermesh.domain.errors import DomainError
 from ordermesh.ports.channels import (
     AccountStatus,
+    ChannelAccount,
     ChannelAccounts,
     ChannelError,
     ConnectorFactory,
     NeedsReauthorisation,
+    OrderVersion,
     Unreadable,
 )
 from ordermesh.ports.clock import Clock
@@ -27,9 +29,12 @@ from ordermesh.services.handlers.orders import ImportResult
 
 log = logging.getLogger(__name__)
 
-OVERLAP = timedelta(minutes=5)
-"""Each window starts this long before the cursor: a change the channel made visible late
-(Amazon's searches lag by up to two minutes) is still seen; the inbox makes repeats no-ops."""
+OVERLAP = timedelta(seconds=30)
+"""Each window starts this long before the cursor. Windows end SETTLE before now, past
+Amazon's two-minute eventual consistency, so a change is missed only when it shows up later
+than SETTLE + OVERLAP (3 minutes) after it happened; the inbox makes repeats no-ops. Every
+page re-read costs a request against a usage plan of one per three minutes, so the overlap is
+kept small and a periodic deep read (services/sync_cadence.py) reaches further back."""
 SETTLE = timedelta(minutes=2, seconds=30)
 """Windows end this long before now. Amazon refuses a `lastUpdatedBefore` closer than two
 minutes to the request; the rest is a margin for clock skew."""
@@ -56,8 +61,40 @@ def source_of(account_id: str, channel: str) -> str:
     return f"{channel}:{account_id}"
 
 
-def _describe(unreadable: list[Unreadable]) -> list[str]:
-    return [f"{u.channel_order_id}: {u.reason}" for u in unreadable]
+SETTLE_SETTING = "sync_settle_seconds"
+"""An account setting that replaces SETTLE for that account: a channel (or a sandbox) that
+shows changes at once may be read closer to now. Amazon itself needs the default."""
+
+
+def _settle_of(settings: Mapping[str, Any], default: timedelta) -> timedelta:
+    value = settings.get(SETTLE_SETTING)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    return default
+
+
+def started_report(account: ChannelAccount) -> SyncReport:
+    """The report of a read of the account's orders before it starts: skipped, with the
+    reason as its error when the account is not active (paused, lost authorisation)."""
+    report = SyncReport(account.id, "skipped", cursor=account.cursor)
+    if account.status != AccountStatus.ACTIVE:
+        report.error = account.status_reason or f"account is {account.status}"
+    return report
+
+
+def imports(source: str, versions: Iterable[OrderVersion]) -> c.ImportOrders:
+    """One ImportOrders for a page of the channel's order snapshots, each kept in the inbox
+    under its own key."""
+    return c.ImportOrders(
+        tuple(c.ImportOrder(v.order, source=source, key=v.key, payload=v.payload) for v in versions)
+    )
+
+
+def not_imported(unreadable: Iterable[Unreadable], imported: ImportResult) -> list[str]:
+    """`order id: reason` for each order that could not be read, then each the core refused."""
+    return [f"{u.channel_order_id}: {u.reason}" for u in unreadable] + [
+        f"{order_id}: {reason}" for order_id, reason in imported.rejected.items()
+    ]
 
 
 class ChannelSync:
@@ -74,18 +111,18 @@ class ChannelSync:
         self.accounts, self.connectors, self.handle = accounts, connectors, handle
         self.clock, self.overlap, self.settle = clock, overlap, settle
 
-    def sync(self, cmd: c.SyncChannel) -> SyncReport:
+    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport:
         """Import every order the channel changed between the cursor (less the overlap) and
         now (less the settle time). The cursor moves only once the whole window is in, so a
-        failed window is read again next time: nothing is skipped, nothing doubled."""
+        failed window is read again next time: nothing is skipped, nothing doubled. `overlap`
+        replaces the usual one for this sync (a deep read reaches further back)."""
         account = self.accounts.get(cmd.account)
-        report = SyncReport(account.id, "skipped", cursor=account.cursor)
-        if account.status != AccountStatus.ACTIVE:
-            report.error = account.status_reason or f"account is {account.status}"
+        report = started_report(account)
+        if report.error:
             return report
         now = self.clock.now()
-        until = (now - self.settle).replace(microsecond=0)
-        since = (account.cursor or until) - self.overlap
+        until = (now - _settle_of(account.settings, self.settle)).replace(microsecond=0)
+        since = (account.cursor or until) - (self.overlap if overlap is None else overlap)
         report.since, report.until = since, until
         if since >= until:
             report.status = "synced"
@@ -99,13 +136,7 @@ class ChannelSync:
                 report.fetched += len(page.orders) + len(page.unreadable)
                 unreadable.extend(page.unreadable)
                 if page.orders:
-                    batch = c.ImportOrders(
-                        tuple(
-                            c.ImportOrder(v.order, source=source, key=v.key, payload=v.payload)
-                            for v in page.orders
-                        )
-                    )
-                    report.imported += self.handle(batch)
+                    report.imported += self.handle(imports(source, page.orders))
         except NeedsReauthorisation as lost:
             self.accounts.mark_needs_reauthorisation(account.id, reason=str(lost), at=now)
             report.status, report.error = AccountStatus.NEEDS_REAUTHORISATION, str(lost)
@@ -119,9 +150,7 @@ class ChannelSync:
             report.status, report.error = "failed", error
             log.warning("sync of channel account %s failed: %s", account.id, error)
             return report
-        report.unreadable = _describe(unreadable) + [
-            f"{order_id}: {reason}" for order_id, reason in report.imported.rejected.items()
-        ]
+        report.unreadable = not_imported(unreadable, report.imported)
         self.accounts.record_success(account.id, cursor=until, at=now)
         if report.unreadable:
             # The window is done (retrying would not make these readable), but a person must

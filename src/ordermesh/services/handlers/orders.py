@@ -23,12 +23,13 @@ from ordermesh.domain.money import Money, is_currency_code
 from ordermesh.domain.orders import (
     BEFORE_SHIPMENT,
     Allocation,
+    FulfilledBy,
     Order,
     OrderLine,
     OrderStatus,
 )
 from ordermesh.ports.storage import ConcurrencyConflict, StockKey, UnitOfWork
-from ordermesh.services.handlers.stock_sync import queue_pushes_for
+from ordermesh.services.handlers.stock_sync import note_channel_sales, queue_pushes_for
 from ordermesh.services.messagebus import Deps
 
 MANUAL = "manual"
@@ -119,6 +120,19 @@ def _give_back(
     )
     uow.publish(events.StockChanged(tuple(sorted(amounts)), str(kind)))
     queue_pushes_for(uow, amounts)
+
+
+def _pending_demand_changed(uow: UnitOfWork, orders: Sequence[Order]) -> None:
+    """Orders that entered or left `pending` (placed, not yet released by the channel): their
+    units count against available-to-sell without a reservation, so the listings of their SKUs
+    (and of the components of a bundle) are recomputed and queued in this transaction. Runs
+    after the orders are written, so the figures read their new status."""
+    skus = {line.sku for o in orders if o.fulfilled_by is FulfilledBy.MERCHANT for line in o.lines}
+    if not skus:
+        return
+    parts = uow.catalogue.known(skus)
+    stocked = skus | {c for s in skus for c in parts.get(s) or {}}
+    queue_pushes_for(uow, [(sku, "") for sku in stocked])
 
 
 @dataclass
@@ -399,6 +413,7 @@ def import_orders(cmd: c.ImportOrders, uow: UnitOfWork, deps: Deps) -> ImportRes
     new_orders: list[Order] = []
     changed: list[Order] = []
     to_allocate: list[Order] = []
+    pending_moved: list[Order] = []
     for account, snapshots in by_account.items():
         existing = uow.orders.by_channel_ids(account, [s.channel_order_id for s in snapshots])
         channel_skus = {line.channel_sku for s in snapshots for line in s.lines}
@@ -421,13 +436,18 @@ def import_orders(cmd: c.ImportOrders, uow: UnitOfWork, deps: Deps) -> ImportRes
                     order = _new_from_channel(snapshot, sku_map, now)
                     new_orders.append(order)
                     result.created += 1
+                    if order.status is OrderStatus.PENDING:
+                        pending_moved.append(order)
                     if order.can_allocate:
                         to_allocate.append(order)
                     elif order.holds:
                         result.held += 1
                 else:
+                    was_pending = order.status is OrderStatus.PENDING
                     _apply_update(uow, order, snapshot, now, to_allocate)
                     changed.append(order)
+                    if was_pending != (order.status is OrderStatus.PENDING):
+                        pending_moved.append(order)
                     result.updated += 1
             except DomainError as refusal:
                 # One snapshot we cannot accept must not keep the rest of the batch out.
@@ -435,11 +455,15 @@ def import_orders(cmd: c.ImportOrders, uow: UnitOfWork, deps: Deps) -> ImportRes
                 result.rejected[snapshot.channel_order_id] = refusal.message
                 continue
             result.order_ids[snapshot.channel_order_id] = order.id
+    note_channel_sales(uow, new_orders)
     allocate(
         uow, sorted(to_allocate, key=lambda o: (o.purchase_date, o.id)), deps, actor="ordermesh"
     )
     uow.orders.add(new_orders)
     uow.orders.save(changed)
+    # A released order's reservation (made above) replaces its pending demand: recomputed
+    # now that its new status is written, the two net out.
+    _pending_demand_changed(uow, pending_moved)
     refused_keys = {k for ident in refused for k in keys_of[ident]}
     for ident, reason in refused.items():
         uow.inbox.mark_processed(keys_of[ident], now, error=reason)
@@ -509,9 +533,12 @@ def allocate_backorders(cmd: c.AllocateBackorders, uow: UnitOfWork, deps: Deps) 
 
 def cancel_order(cmd: c.CancelOrder, uow: UnitOfWork, deps: Deps) -> Allocated:
     order = _get(uow, cmd.order_id)
+    was_pending = order.status is OrderStatus.PENDING
     released = order.cancel(actor=cmd.actor, reason=cmd.reason, at=deps.clock.now())
     _give_back(uow, order, released, actor=cmd.actor)
     uow.orders.save([order])
+    if was_pending:
+        _pending_demand_changed(uow, [order])
     uow.commit()
     return Allocated(order.id, str(order.status))
 

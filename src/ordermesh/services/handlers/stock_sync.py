@@ -9,7 +9,7 @@ batches sized to the channel's limits."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import cast
@@ -23,10 +23,16 @@ from ordermesh.domain.availability import (
     available_to_sell,
 )
 from ordermesh.domain.errors import NotFound, ValidationFailed
+from ordermesh.domain.orders import FulfilledBy, Order, OrderStatus
 from ordermesh.ports.stock_sync import (
+    ChannelSale,
+    Drift,
+    DriftReport,
+    Expected,
     Figure,
     ListingFigure,
     ListingPushSender,
+    ListingReader,
     PushOutcome,
     PushQueue,
     PushResult,
@@ -64,6 +70,8 @@ def _recompute(uow: UnitOfWork, skus: tuple[str, ...]) -> Recomputed:
         kinds=picture.kinds,
         levels=picture.levels,
         bundles=picture.bundles,
+        demand=picture.demand,
+        pending=picture.pending,
     )
     pushed = [
         Figure(
@@ -91,6 +99,28 @@ def queue_pushes_for(uow: UnitOfWork, keys: Iterable[tuple[str, str]]) -> None:
     skus = tuple(sorted({sku for sku, _ in keys}))
     if skus:
         _recompute(uow, skus)
+
+
+def note_channel_sales(uow: UnitOfWork, orders: Iterable[Order]) -> None:
+    """Call before the listings of newly imported orders are recomputed, in that transaction.
+
+    A channel lowers a listing's quantity itself when it takes an order (Amazon and Shopify
+    both do). Once we import the order and count it, our recomputed figure usually equals what
+    the channel already shows; taking the sale off the figure it last confirmed lets the queue
+    see that, instead of spending the channel's push budget (Amazon's is tight) on a repeat.
+    Only merchant-fulfilled orders we reserve or hold as pending demand: those are the ones
+    that lower our figure too (marketplace-fulfilled listings are never pushed). Whether the
+    confirmed figure predates the sale is the repository's call (see note_channel_sales)."""
+    sales = [
+        ChannelSale(o.channel_account, line.channel_sku, line.quantity, o.purchase_date)
+        for o in orders
+        if o.fulfilled_by is FulfilledBy.MERCHANT
+        and (o.status is OrderStatus.PENDING or o.can_allocate)
+        for line in o.lines
+        if line.channel_sku
+    ]
+    if sales:
+        _repository(uow).note_channel_sales(sales)
 
 
 def _percent(text: str, field: str) -> Decimal:
@@ -158,6 +188,17 @@ class Drained:
     rejected: int
     error: str | None = None
     """Why the whole batch failed, when the sender raised."""
+    urgent: int = 0
+    """Pushes in the batch that were urgent."""
+
+
+@dataclass
+class Reconciled:
+    checked: int
+    drifted: int
+    healed: int
+    """Listings whose push was made due again to set the channel right."""
+    error: str | None = None
 
 
 class StockSync:
@@ -168,14 +209,22 @@ class StockSync:
         self.queue = queue
 
     def drain_pushes(
-        self, channel_account: str, sender: ListingPushSender, max_batch: int
+        self,
+        channel_account: str,
+        sender: ListingPushSender,
+        max_batch: int,
+        *,
+        urgent_only: bool = False,
+        bulk_only: bool = False,
     ) -> Drained:
         """Send one batch of the account's due pushes, urgent first, then oldest, and record
         what the channel said. The caller paces calls to the channel's rate limits; a failed
         batch waits with backoff and then sends whatever figure is latest by then."""
         if max_batch < 1:
             raise ValidationFailed("a batch holds at least one push", field="max_batch")
-        batch = self.queue.claim(channel_account, max_batch)
+        batch = self.queue.claim(
+            channel_account, max_batch, urgent_only=urgent_only, bulk_only=bulk_only
+        )
         if not batch:
             return Drained(0, 0, 0, 0)
         error: str | None = None
@@ -197,13 +246,74 @@ class StockSync:
             retried=outcomes.count(PushOutcome.RETRY),
             rejected=outcomes.count(PushOutcome.REJECTED),
             error=error,
+            urgent=sum(1 for p in batch if p.urgent),
         )
+
+    def reconcile(
+        self, channel_account: str, reader: ListingReader, chunk: int = 250
+    ) -> Reconciled:
+        """Read back what the channel shows for every listing whose figure it confirmed, log
+        each one that differs, and push ours again where that is safe.
+
+        A channel showing more than it confirmed is set right at once: it can oversell. One
+        showing less may only have taken orders ordermesh has not imported yet (pushing ours
+        would sell those units twice), so it is set right when the same difference is found
+        again on a later reconciliation, by which time those orders would have come in."""
+        if chunk < 1:
+            raise ValidationFailed("a reconciliation reads at least one listing", field="chunk")
+        expected = self.queue.expected(channel_account)
+        drifts: list[Drift] = []
+        checked, error = 0, None
+        try:
+            for start in range(0, len(expected), chunk):
+                part = expected[start : start + chunk]
+                drifts += _compare(part, reader, channel_account)
+                checked += len(part)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("reconciling %s failed: %s", channel_account, error)
+        seen = self.queue.seen_drift(channel_account, drifts)
+        heal = {
+            d.channel_sku
+            for d in drifts
+            if d.theirs is None or d.theirs > d.ours or d.channel_sku in seen
+        }
+        healed = self.queue.record_drift(
+            channel_account, drifts, checked=checked, error=error, heal=heal
+        )
+        if drifts:
+            log.warning(
+                "%s shows %d listing(s) other than ordermesh's figure; %d pushed again",
+                channel_account,
+                len(drifts),
+                healed,
+            )
+        return Reconciled(checked, len(drifts), healed, error)
+
+    def drift_report(self, channel_account: str | None = None, limit: int = 100) -> DriftReport:
+        return self.queue.drift_report(channel_account, limit)
 
     def status(self, channel_account: str | None = None) -> list[QueueStatus]:
         return self.queue.status(channel_account)
+
+    def listings_of(self, sku: str) -> list[ListingFigure]:
+        """What each channel listing of a SKU (or of a bundle made of it) shows, and why."""
+        return self.queue.listings_of(sku)
 
     def explain(self, channel_account: str, channel_sku: str) -> ListingFigure:
         found = self.queue.explain(channel_account, channel_sku)
         if found is None:
             raise NotFound(f"no listing {channel_sku} on {channel_account}", field="channel_sku")
         return found
+
+
+def _compare(part: Sequence[Expected], reader: ListingReader, account: str) -> list[Drift]:
+    shown = {
+        q.channel_sku: q.quantity for q in reader.listed_quantities([e.channel_sku for e in part])
+    }
+    return [
+        Drift(e.channel_sku, e.sku, e.quantity, shown[e.channel_sku], channel_account=account)
+        for e in part
+        # A listing the reader said nothing about is unknown, not drifted.
+        if e.channel_sku in shown and shown[e.channel_sku] != e.quantity
+    ]

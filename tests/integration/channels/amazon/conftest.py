@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -232,9 +232,10 @@ def connect_seller(
     page_size: int = 100,
     secret_key: str = SECRET_KEY,
     retry: RetryPolicy = FAST_RETRY,
+    sleep: Callable[[float], None] | None = None,
 ) -> tuple[ChannelAdapters, ChannelAccount]:
     channels = channel_adapters(
-        om.db, amazon.clock, secret_key, sleep=amazon.clock.advance, retry=retry
+        om.db, amazon.clock, secret_key, sleep=sleep or amazon.clock.advance, retry=retry
     )
     settings = AmazonAccountSettings(
         selling_partner_id=SELLER_ID,

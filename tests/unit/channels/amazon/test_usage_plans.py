@@ -13,6 +13,8 @@ MODELS = (
     "listingsItems_2021-08-01.json",
     "feeds_2021-06-30.json",
     "fbaInventory.json",
+    "reports_2021-06-30.json",
+    "fulfillmentOutbound_2020-07-01.json",
 )
 _ROW = re.compile(r"\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|")
 

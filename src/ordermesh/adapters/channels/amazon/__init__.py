@@ -1,22 +1,29 @@
 """The Amazon connector: Orders API v2026-01-01 read through `client`, translated by
-`mapping`, for the accounts described by `settings`."""
+`mapping`, for the accounts described by `settings`; shipment confirmations (`shipments`) and
+the seller's own stock on Amazon (`listings`) going the other way."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
-from ordermesh.adapters.channels.amazon import mapping
+from ordermesh.adapters.channels.amazon import mapping, shipments
 from ordermesh.adapters.channels.amazon.client import (
+    USAGE_PLANS,
+    AmazonRefused,
     LwaTokens,
     RetryPolicy,
     SpApiClient,
     TokenBuckets,
+    bucket_prefix,
 )
+from ordermesh.adapters.channels.amazon.listings import AmazonListings
 from ordermesh.adapters.channels.amazon.settings import CHANNEL, read_account
 from ordermesh.ports.channels import (
     ChangesPage,
@@ -27,6 +34,8 @@ from ordermesh.ports.channels import (
     Unreadable,
 )
 from ordermesh.ports.clock import Clock
+from ordermesh.ports.shipping import ConfirmationResult, ShipmentNotice
+from ordermesh.ports.stock_sync import ListedQuantity, Push, PushResult
 
 # Everything a snapshot needs, in one call per page: no per-order getOrder.
 INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "CANCELLATION", "FULFILLMENT")
@@ -38,6 +47,7 @@ class AmazonConnector:
     def __init__(self, account_id: str, client: SpApiClient) -> None:
         self.account_id = account_id
         self.client = client
+        self.listings = AmazonListings(client)
 
     def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
         for page in self.client.search_orders(
@@ -52,6 +62,52 @@ class AmazonConnector:
                 else:
                     unreadable.append(read)
             yield ChangesPage(tuple(versions), tuple(unreadable))
+
+    def order(self, channel_order_id: str) -> OrderVersion | Unreadable | None:
+        """One order as Amazon holds it now (v2026 getOrder, with the same `includedData` as
+        the sync, so that the version it yields is the one the next poll would bring), or None
+        when Amazon knows no such order."""
+        try:
+            body = self.client.call(
+                "getOrder",
+                "GET",
+                f"/orders/2026-01-01/orders/{quote(channel_order_id, safe='')}",
+                {"includedData": ",".join(INCLUDED_DATA)},
+            )
+        except AmazonRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
+        raw = body.get("order") if isinstance(body, dict) else None
+        if not isinstance(raw, dict):
+            return Unreadable(
+                channel_order_id,
+                f"{channel_order_id}@getOrder",
+                orjson.dumps(body).decode(),
+                "getOrder answered without an order",
+            )
+        return mapping.read_order(raw, self.account_id)
+
+    def tokens_left(self, operation: str) -> float:
+        """Requests the seller's bucket for `operation` allows at once, without taking any
+        (the usage plan's burst before the first request)."""
+        plan = USAGE_PLANS.get(operation)
+        prefix = bucket_prefix(self.client.settings.selling_partner_id)
+        levels = getattr(self.client.buckets, "levels", None)
+        for row in levels(prefix) if levels else []:
+            if row["operation"] == operation:
+                return float(row["available"])
+        return float(plan.burst) if plan else 0.0
+
+    # -- outbound: shipment confirmation and stock (see shipments.py, listings.py) -----------
+    def confirm_shipment(self, notice: ShipmentNotice) -> ConfirmationResult:
+        return shipments.confirm_shipment(self.client, notice)
+
+    def send(self, batch: Sequence[Push]) -> Sequence[PushResult]:
+        return self.listings.send(batch)
+
+    def listed_quantities(self, channel_skus: Sequence[str]) -> Sequence[ListedQuantity]:
+        return self.listings.listed_quantities(channel_skus)
 
 
 class AmazonConnectors:
@@ -73,6 +129,11 @@ class AmazonConnectors:
         self.tokens = LwaTokens(self.http, clock, self.retry)
 
     def __call__(self, account: ChannelAccount) -> AmazonConnector:
+        return AmazonConnector(account.id, self.client(account))
+
+    def client(self, account: ChannelAccount) -> SpApiClient:
+        """An SP-API client for the account, on the shared HTTP pool, token cache and rate-limit
+        buckets (a seller's accounts share Amazon's limits)."""
         if not account.secrets:
             raise NeedsReauthorisation(
                 "no readable credentials are stored for this account (never entered, or sealed "
@@ -84,7 +145,7 @@ class AmazonConnectors:
             raise ChannelError(
                 f"the Amazon account settings are incomplete: {invalid}"
             ) from invalid
-        client = SpApiClient(
+        return SpApiClient(
             http=self.http,
             settings=settings,
             credentials=credentials,
@@ -93,7 +154,6 @@ class AmazonConnectors:
             sleep=self.sleep,
             retry=self.retry,
         )
-        return AmazonConnector(account.id, client)
 
     def close(self) -> None:
         self.http.close()

@@ -5,13 +5,16 @@ when it cannot. The sync use case never sees this module; it talks to the connec
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import platform
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -40,14 +43,36 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "createFeedDocument": UsagePlan(0.5, 15),
     "createFeed": UsagePlan(0.0083, 15),
     "getFeed": UsagePlan(2.0, 15),
+    "getFeedDocument": UsagePlan(0.0222, 10),
+    # reports_2021-06-30.json
+    "createReport": UsagePlan(0.0167, 15),
+    "getReport": UsagePlan(2.0, 15),
+    "getReportDocument": UsagePlan(0.0167, 15),
     # fbaInventory.json
     "getInventorySummaries": UsagePlan(2.0, 2),
+    # fulfillmentOutbound_2020-07-01.json
+    "getFulfillmentPreview": UsagePlan(2.0, 30),
+    "createFulfillmentOrder": UsagePlan(2.0, 30),
+    "getFulfillmentOrder": UsagePlan(2.0, 30),
+    "getPackageTrackingDetails": UsagePlan(2.0, 30),
+    "cancelFulfillmentOrder": UsagePlan(2.0, 30),
 }
+
+
+def bucket_prefix(selling_partner_id: str) -> str:
+    """Keys of a seller's token buckets: this, then the operation name. Per seller, not per
+    account: two accounts of one seller share Amazon's limits."""
+    return f"amazon:{selling_partner_id}:"
+
+
 # An operation missing above is paced as the slowest common plan rather than not at all.
 UNKNOWN_OPERATION = UsagePlan(0.0167, 1)
 
 TOKEN_MARGIN = timedelta(seconds=60)
 """An access token is renewed this long before Amazon says it expires."""
+
+_W = TypeVar("_W", bound=wire.Wire)
+_T = TypeVar("_T")
 
 USER_AGENT = f"ordermesh/0.1 (Language=Python/{platform.python_version()})"
 _SNIPPET = 200
@@ -61,6 +86,8 @@ class AmazonRefused(ChannelError):
     def __init__(self, operation: str, status: int, errors: str) -> None:
         super().__init__(f"Amazon refused {operation} ({status}): {errors}")
         self.status = status
+        self.errors = errors
+        """Amazon's own words (its `errors[]`), for a seller to read."""
 
 
 class TransientFailure(ChannelError):
@@ -88,6 +115,32 @@ class RetryPolicy:
     request_timeout: float = 30.0
     max_token_wait: float = 900.0
     """Seconds one request may wait for a rate-limit token before the sync stops for now."""
+
+    def run(self, once: Callable[[], _T]) -> _T:
+        """`once()`, tried again with backoff while it raises TransientFailure, within this
+        policy's attempts and time; the last TransientFailure is raised when they are spent."""
+        for attempt in stamina.retry_context(
+            on=TransientFailure,
+            attempts=self.attempts,
+            timeout=self.give_up_after,
+            wait_initial=self.wait_initial,
+            wait_max=self.wait_max,
+            wait_jitter=self.wait_jitter,
+        ):
+            with attempt:
+                return once()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _answering(what: str, timeout: float) -> Iterator[None]:
+    """A request that times out or cannot reach Amazon is a transient failure, worth a retry."""
+    try:
+        yield
+    except httpx.TimeoutException as slow:
+        raise TransientFailure(f"{what} did not answer within {timeout:g} s") from slow
+    except httpx.TransportError as failed:
+        raise TransientFailure(f"{what} unreachable: {type(failed).__name__}: {failed}") from failed
 
 
 def _errors_text(response: httpx.Response) -> str:
@@ -159,33 +212,17 @@ class LwaTokens:
             "client_id": settings.lwa_client_id,
             "client_secret": credentials.lwa_client_secret.get_secret_value(),
         }
-        for attempt in stamina.retry_context(
-            on=TransientFailure,
-            attempts=self.retry.attempts,
-            timeout=self.retry.give_up_after,
-            wait_initial=self.retry.wait_initial,
-            wait_max=self.retry.wait_max,
-            wait_jitter=self.retry.wait_jitter,
-        ):
-            with attempt:
-                return self._exchange(url, form)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.retry.run(lambda: self._exchange(url, form))
 
     def _exchange(self, url: str, form: Mapping[str, str]) -> tuple[str, datetime]:
         self.requests += 1
-        try:
+        with _answering("LWA", self.retry.request_timeout):
             response = self.http.post(
                 url,
                 data=dict(form),
                 headers={"user-agent": USER_AGENT},
                 timeout=self.retry.request_timeout,
             )
-        except httpx.TimeoutException as slow:
-            raise TransientFailure(f"LWA did not answer in time ({slow})") from slow
-        except httpx.TransportError as failed:
-            raise TransientFailure(
-                f"LWA unreachable: {type(failed).__name__}: {failed}"
-            ) from failed
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientFailure(f"LWA answered {response.status_code}")
         body = _json("LWA token", response)
@@ -209,10 +246,6 @@ class LwaTokens:
         return token.access_token, expires_at
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class SpApiClient:
     """One seller account's view of the SP-API."""
 
@@ -232,7 +265,7 @@ class SpApiClient:
         self._rates: dict[str, float] = {}
 
     def _bucket(self, operation: str) -> str:
-        return f"amazon:{self.settings.selling_partner_id}:{operation}"
+        return bucket_prefix(self.settings.selling_partner_id) + operation
 
     def _wait_for_token(self, operation: str) -> None:
         plan = USAGE_PLANS.get(operation, UNKNOWN_OPERATION)
@@ -259,33 +292,31 @@ class SpApiClient:
             self.buckets.adjust_rate(self._bucket(operation), rate)
 
     def call(
-        self, operation: str, method: str, path: str, params: Mapping[str, Any] | None = None
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        body: Any = None,
     ) -> Any:
-        """The parsed JSON answer. Raises NeedsReauthorisation, AmazonRefused (4xx), or a
-        ChannelError that says what came back once retries are spent."""
-        for attempt in stamina.retry_context(
-            on=TransientFailure,
-            attempts=self.retry.attempts,
-            timeout=self.retry.give_up_after,
-            wait_initial=self.retry.wait_initial,
-            wait_max=self.retry.wait_max,
-            wait_jitter=self.retry.wait_jitter,
-        ):
-            with attempt:
-                return self._once(operation, method, path, params or {})
-        raise AssertionError("unreachable")  # pragma: no cover
+        """The parsed JSON answer (None for 204). Raises NeedsReauthorisation, AmazonRefused
+        (4xx), or a ChannelError that says what came back once retries are spent."""
+        return self.retry.run(lambda: self._once(operation, method, path, params or {}, body))
 
     def _send(
-        self, operation: str, method: str, path: str, params: Mapping[str, Any]
+        self, operation: str, method: str, path: str, params: Mapping[str, Any], body: Any = None
     ) -> httpx.Response:
         self._wait_for_token(operation)
         token = self.tokens.get(self.settings, self.credentials)
-        try:
+        with _answering(operation, self.retry.request_timeout):
             response = self.http.request(
                 method,
                 self.settings.base_url + path,
                 params=params,
+                content=None if body is None else orjson.dumps(body),
                 headers={
+                    **({} if body is None else {"content-type": "application/json"}),
                     "x-amz-access-token": token,
                     "x-amz-date": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
                     "user-agent": USER_AGENT,
@@ -293,25 +324,24 @@ class SpApiClient:
                 },
                 timeout=self.retry.request_timeout,
             )
-        except httpx.TimeoutException as slow:
-            raise TransientFailure(
-                f"{operation} did not answer within {self.retry.request_timeout:g} s"
-            ) from slow
-        except httpx.TransportError as failed:
-            raise TransientFailure(
-                f"{operation} unreachable: {type(failed).__name__}: {failed}"
-            ) from failed
         self._note_rate(operation, response)
         return response
 
-    def _once(self, operation: str, method: str, path: str, params: Mapping[str, Any]) -> Any:
-        response = self._send(operation, method, path, params)
+    def _once(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        body: Any = None,
+    ) -> Any:
+        response = self._send(operation, method, path, params, body)
         if response.status_code == 403:
             # A token revoked or expired early: renew it once. If the seller revoked the app,
             # renewing says invalid_grant and NeedsReauthorisation is raised from here.
             self.tokens.forget(self.settings, self.credentials)
             self.tokens.get(self.settings, self.credentials)
-            response = self._send(operation, method, path, params)
+            response = self._send(operation, method, path, params, body)
         status = response.status_code
         if status == 429:
             self.buckets.drain(self._bucket(operation))
@@ -336,8 +366,8 @@ class SpApiClient:
     ) -> Iterator[wire.SearchOrdersPage]:
         """Every page of orders updated within the window, following `nextToken`."""
         params: dict[str, Any] = {
-            "lastUpdatedAfter": _iso(last_updated_after),
-            "lastUpdatedBefore": _iso(last_updated_before),
+            "lastUpdatedAfter": wire.timestamp(last_updated_after),
+            "lastUpdatedBefore": wire.timestamp(last_updated_before),
             "marketplaceIds": ",".join(self.settings.marketplace_ids),
             "includedData": ",".join(included_data),
             "maxResultsPerPage": self.settings.page_size,
@@ -356,3 +386,144 @@ class SpApiClient:
                 return
             params = {**params, "paginationToken": next_token}
         raise ChannelError(f"searchOrders kept paging past {_MAX_PAGES} pages")
+
+    # -- Orders API v0 (shipment confirmation) and v2026 (its packages) -------------------
+    def confirm_shipment(self, order_id: str, body: Mapping[str, Any]) -> None:
+        """204 or an exception: AmazonRefused carries Amazon's 400 message."""
+        self.call(
+            "confirmShipment",
+            "POST",
+            f"/orders/v0/orders/{_segment(order_id)}/shipmentConfirmation",
+            body=dict(body),
+        )
+
+    def order_packages(self, order_id: str) -> list[wire.OrderPackage]:
+        """The packages Amazon has recorded for an order (getOrder, includedData=PACKAGES)."""
+        body = self.call(
+            "getOrder",
+            "GET",
+            f"/orders/2026-01-01/orders/{_segment(order_id)}",
+            {"includedData": "PACKAGES"},
+        )
+        return _parse("getOrder", wire.GetOrderPackages, body).order.packages
+
+    # -- Listings Items API 2021-08-01 -----------------------------------------------------
+    def _listing_path(self, sku: str) -> str:
+        seller = _segment(self.settings.selling_partner_id)
+        return f"/listings/2021-08-01/items/{seller}/{_segment(sku)}"
+
+    def patch_listings_item(
+        self, sku: str, marketplace_id: str, body: Mapping[str, Any]
+    ) -> wire.ListingSubmission:
+        answer = self.call(
+            "patchListingsItem",
+            "PATCH",
+            self._listing_path(sku),
+            {"marketplaceIds": marketplace_id, "includedData": "issues"},
+            body=dict(body),
+        )
+        return _parse("patchListingsItem", wire.ListingSubmission, answer)
+
+    def get_listings_item(
+        self, sku: str, marketplace_id: str, included_data: Sequence[str]
+    ) -> wire.ListingsItem | None:
+        """None when Amazon has no such listing (404)."""
+        try:
+            answer = self.call(
+                "getListingsItem",
+                "GET",
+                self._listing_path(sku),
+                {"marketplaceIds": marketplace_id, "includedData": ",".join(included_data)},
+            )
+        except AmazonRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
+        return _parse("getListingsItem", wire.ListingsItem, answer)
+
+    # -- Feeds API 2021-06-30 -----------------------------------------------------------------
+    def create_feed_document(self, content_type: str) -> wire.DocumentUpload:
+        answer = self.call(
+            "createFeedDocument",
+            "POST",
+            "/feeds/2021-06-30/documents",
+            body={"contentType": content_type},
+        )
+        return _parse("createFeedDocument", wire.DocumentUpload, answer)
+
+    def create_feed(self, feed_type: str, marketplace_ids: Sequence[str], document_id: str) -> str:
+        answer = self.call(
+            "createFeed",
+            "POST",
+            "/feeds/2021-06-30/feeds",
+            body={
+                "feedType": feed_type,
+                "marketplaceIds": list(marketplace_ids),
+                "inputFeedDocumentId": document_id,
+            },
+        )
+        return _parse("createFeed", wire.CreatedFeed, answer).feed_id
+
+    def get_feed(self, feed_id: str) -> wire.Feed:
+        answer = self.call("getFeed", "GET", f"/feeds/2021-06-30/feeds/{_segment(feed_id)}")
+        return _parse("getFeed", wire.Feed, answer)
+
+    def get_feed_document(self, document_id: str) -> wire.DocumentLocation:
+        answer = self.call(
+            "getFeedDocument", "GET", f"/feeds/2021-06-30/documents/{_segment(document_id)}"
+        )
+        return _parse("getFeedDocument", wire.DocumentLocation, answer)
+
+    # -- documents at presigned URLs (no SP-API token, no usage plan) -------------------------
+    def upload_document(self, url: str, content: bytes, content_type: str) -> None:
+        self._transfer("PUT", url, content=content, content_type=content_type)
+
+    def download_document(self, location: wire.DocumentLocation) -> bytes:
+        content = self._transfer("GET", location.url)
+        if (location.compression or "").upper() == "GZIP":
+            try:
+                return gzip.decompress(content)
+            except (OSError, EOFError) as broken:
+                raise TransientFailure(f"the document is not a readable gzip: {broken}") from broken
+        return content
+
+    def _transfer(
+        self, method: str, url: str, *, content: bytes | None = None, content_type: str = ""
+    ) -> bytes:
+        return self.retry.run(lambda: self._transfer_once(method, url, content, content_type))
+
+    def _transfer_once(
+        self, method: str, url: str, content: bytes | None, content_type: str
+    ) -> bytes:
+        where = url.split("?", 1)[0]
+        with _answering(f"{method} {where}", self.retry.request_timeout):
+            response = self.http.request(
+                method,
+                url,
+                content=content,
+                headers={"content-type": content_type} if content_type else {},
+                timeout=self.retry.request_timeout,
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientFailure(f"{method} {where} answered {response.status_code}")
+        if response.status_code >= 400:
+            # An expired presigned URL (they live five minutes) is worth a fresh one, not a
+            # retry of this one: the caller starts over.
+            raise ChannelError(
+                f"{method} {where} answered {response.status_code}: {_snippet(response.content)}"
+            )
+        return response.content
+
+
+def _segment(value: str) -> str:
+    """A path segment, URL-encoded (SKUs may hold slashes, spaces and the like)."""
+    return quote(value, safe="")
+
+
+def _parse(operation: str, model: type[_W], body: Any) -> _W:
+    try:
+        return model.model_validate(body)
+    except ValidationError as invalid:
+        raise ChannelError(
+            f"{operation} answered JSON of an unexpected shape: {invalid}"
+        ) from invalid

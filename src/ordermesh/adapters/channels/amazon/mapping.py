@@ -5,6 +5,8 @@ No I/O, no business rules: what an Amazon status means in ordermesh's vocabulary
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +20,8 @@ from ordermesh.domain.commands import ChannelLine, ChannelOrder, ChannelState
 from ordermesh.domain.errors import ValidationFailed
 from ordermesh.domain.orders import Address, FulfilledBy
 from ordermesh.ports.channels import OrderVersion, Unreadable
+from ordermesh.ports.shipping import ShipmentNotice
+from ordermesh.ports.stock_sync import PushOutcome, PushResult
 
 # Amazon's order statuses, in both spellings: v2026 `fulfillmentStatus` and v0 / ORDER_CHANGE
 # `OrderStatus`. PENDING_AVAILABILITY is a pre-order whose payment is not yet authorised.
@@ -230,3 +234,237 @@ def read_order(raw: dict[str, Any], account_id: str) -> OrderVersion | Unreadabl
             str(why),
         )
     return OrderVersion(snapshot, version_key(snapshot), payload)
+
+
+# -- shipment confirmation (Orders v0 confirmShipment) -----------------------------------------
+
+# Amazon's `carrierCode` values (the CarrierCode list of Seller Central's shipping-confirmation
+# help; the model names no enum). Anything else goes as carrierCode "Other" with carrierName.
+CARRIER_CODES = (
+    "AFL/Fedex",
+    "Aramex",
+    "Blue Package",
+    "BlueDart",
+    "Canada Post",
+    "Chronopost",
+    "City Link",
+    "DHL",
+    "DHL Global Mail",
+    "DPD",
+    "DTDC",
+    "Delhivery",
+    "Deutsche Post",
+    "FEDEX_JP",
+    "Fastway",
+    "FedEx",
+    "FedEx SmartPost",
+    "First Flight",
+    "GLS",
+    "GO!",
+    "Hermes Logistik Gruppe",
+    "India Post",
+    "JP_EXPRESS",
+    "La Poste",
+    "Lasership",
+    "NITTSU",
+    "Newgistics",
+    "NipponExpress",
+    "OSM",
+    "OnTrac",
+    "Overnite Express",
+    "Parcelforce",
+    "Parcelnet",
+    "Poste Italiane",
+    "Professional",
+    "Royal Mail",
+    "SDA",
+    "SagawaExpress",
+    "Smartmail",
+    "Streamlite",
+    "TNT",
+    "Target",
+    "UPS",
+    "UPS Mail Innovations",
+    "UPSMI",
+    "USPS",
+    "YamatoTransport",
+    "Yodel",
+)
+OTHER_CARRIER = "Other"
+
+
+def _carrier_key(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+# How sellers write some of them.
+_CARRIER_ALIASES = {
+    "hermes": "Hermes Logistik Gruppe",
+    "yamato": "YamatoTransport",
+    "sagawa": "SagawaExpress",
+    "nipponexpress": "NipponExpress",
+    "unitedparcelservice": "UPS",
+    "unitedstatespostalservice": "USPS",
+    "federalexpress": "FedEx",
+    "dhlexpress": "DHL",
+    "dhlparcel": "DHL",
+    "dhlpaket": "DHL",
+    "fedexground": "FedEx",
+    "upsmailinnovation": "UPS Mail Innovations",
+}
+_CARRIERS = {_carrier_key(code): code for code in CARRIER_CODES} | _CARRIER_ALIASES
+
+
+def carrier_code(carrier: str) -> str | None:
+    """Amazon's code for a carrier as the seller wrote it, or None if Amazon has none."""
+    return _CARRIERS.get(_carrier_key(carrier))
+
+
+_PACKAGE_REFERENCE_SPACE = 2_147_483_647
+
+
+def package_reference_id(shipment_id: str) -> str:
+    """A positive number ("only positive numeric values are supported") that is the same for
+    every retry of one shipment. Within one order (the scope Amazon keeps it unique in) two
+    shipments would collide with a chance of about one in two billion."""
+    if shipment_id.isdigit() and 0 < int(shipment_id) <= _PACKAGE_REFERENCE_SPACE:
+        return str(int(shipment_id))
+    digest = hashlib.sha256(shipment_id.encode()).digest()
+    return str(int.from_bytes(digest[:8], "big") % _PACKAGE_REFERENCE_SPACE + 1)
+
+
+def confirm_shipment_body(notice: ShipmentNotice, marketplace_id: str) -> dict[str, Any]:
+    """Raises Unmappable when a line lacks Amazon's orderItemId."""
+    items: dict[str, int] = {}
+    for line in notice.lines:
+        if not line.channel_line_id:
+            raise Unmappable(
+                f"line {line.sku} has no Amazon orderItemId; the order must be imported from "
+                "Amazon before its shipment can be confirmed"
+            )
+        items[line.channel_line_id] = items.get(line.channel_line_id, 0) + line.quantity
+    if not items:
+        raise Unmappable("the shipment has no lines")
+    code = carrier_code(notice.carrier)
+    detail: dict[str, Any] = {
+        "packageReferenceId": package_reference_id(notice.shipment_id),
+        "carrierCode": code or OTHER_CARRIER,
+        "trackingNumber": notice.tracking_number,
+        "shipDate": wire.timestamp(notice.shipped_at),
+        "orderItems": [{"orderItemId": k, "quantity": q} for k, q in items.items()],
+    }
+    if code is None:
+        detail["carrierName"] = notice.carrier
+    if notice.service:
+        detail["shippingMethod"] = notice.service
+    return {"marketplaceId": marketplace_id, "packageDetail": detail}
+
+
+# -- stock out (Listings Items patch, JSON_LISTINGS_FEED) --------------------------------------
+
+MERCHANT_CHANNEL = "DEFAULT"
+"""`fulfillment_channel_code` of the seller's own (MFN) stock; FBA channels are Amazon's."""
+OFFER_PRODUCT_TYPE = "PRODUCT"
+"""The product type Amazon accepts for offer-only changes such as a quantity, so that pushing
+stock never needs the listing's real product type."""
+QUANTITY_PATH = "/attributes/fulfillment_availability"
+
+
+def quantity_patches(quantity: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "op": "replace",
+            "path": QUANTITY_PATH,
+            "value": [{"fulfillment_channel_code": MERCHANT_CHANNEL, "quantity": max(quantity, 0)}],
+        }
+    ]
+
+
+def quantity_patch_body(quantity: int) -> dict[str, Any]:
+    return {"productType": OFFER_PRODUCT_TYPE, "patches": quantity_patches(quantity)}
+
+
+def push_result_of_submission(channel_sku: str, submission: wire.ListingSubmission) -> PushResult:
+    """ACCEPTED → SENT; INVALID → REJECTED with Amazon's ERROR messages."""
+    if submission.status == "ACCEPTED":
+        return PushResult(channel_sku, PushOutcome.SENT)
+    errors = [i for i in submission.issues if i.severity == "ERROR"] or submission.issues
+    why = "; ".join(f"{i.code}: {i.message}" for i in errors) or (
+        f"Amazon answered {submission.status} without saying why"
+    )
+    return PushResult(channel_sku, PushOutcome.REJECTED, why)
+
+
+def listings_feed(seller_id: str, quantities: Sequence[tuple[str, int]]) -> bytes:
+    """A JSON_LISTINGS_FEED document (schema v2) setting each SKU's merchant quantity; message
+    ids are positions from 1, which is how the processing report refers back to them."""
+    messages = [
+        {
+            "messageId": number,
+            "sku": sku,
+            "operationType": "PATCH",
+            "productType": OFFER_PRODUCT_TYPE,
+            "patches": quantity_patches(quantity),
+        }
+        for number, (sku, quantity) in enumerate(quantities, start=1)
+    ]
+    return orjson.dumps({"header": {"sellerId": seller_id, "version": "2.0"}, "messages": messages})
+
+
+def push_results_of_report(skus: Sequence[str], report: wire.ProcessingReport) -> list[PushResult]:
+    """Per SKU of a DONE feed (`skus[i]` was message i + 1): an ERROR issue rejects it with
+    Amazon's words; warnings and silence mean it was applied."""
+    by_message = dict(enumerate(skus, start=1))
+    ours = set(skus)
+    errors: dict[str, list[str]] = {}
+    for issue in report.issues:
+        if issue.severity != "ERROR":
+            continue
+        sku = by_message.get(issue.message_id) if issue.message_id is not None else None
+        if sku is None and issue.sku in ours:
+            sku = issue.sku
+        if sku is not None:
+            errors.setdefault(sku, []).append(f"{issue.code}: {issue.message}".strip(": "))
+    return [
+        PushResult(sku, PushOutcome.REJECTED, "; ".join(errors[sku]))
+        if sku in errors
+        else PushResult(sku, PushOutcome.SENT)
+        for sku in skus
+    ]
+
+
+def feed_failure(report: wire.ProcessingReport | None, status: str) -> str:
+    """What a whole feed's failure (FATAL, CANCELLED) says, for every SKU in it."""
+    said = "; ".join(i.message for i in report.issues if i.message) if report else ""
+    return f"the listings feed ended {status}" + (f": {said}" if said else "")
+
+
+def merchant_quantities(listings_report: str) -> dict[str, int | None]:
+    """GET_MERCHANT_LISTINGS_ALL_DATA (tab-separated, header row) → merchant quantity per
+    seller SKU; None for an Amazon-fulfilled listing, whose quantity is not the seller's."""
+    lines = listings_report.lstrip("\ufeff").splitlines()
+    if not lines:
+        return {}
+    header = [name.strip().lower() for name in lines[0].split("\t")]
+    try:
+        sku_at, quantity_at = header.index("seller-sku"), header.index("quantity")
+    except ValueError as missing:
+        raise Unmappable(f"the merchant listings report has no {missing} column") from missing
+    channel_at = header.index("fulfillment-channel") if "fulfillment-channel" in header else None
+    found: dict[str, int | None] = {}
+    for line in lines[1:]:
+        cells = line.split("\t")
+        if len(cells) <= max(sku_at, quantity_at) or not cells[sku_at]:
+            continue
+        channel = cells[channel_at].strip() if channel_at is not None else MERCHANT_CHANNEL
+        text = cells[quantity_at].strip()
+        merchant = channel in ("", MERCHANT_CHANNEL)
+        found[cells[sku_at]] = int(text) if merchant and text.isdigit() else None
+    return found
+
+
+def merchant_quantity(item: wire.ListingsItem) -> int | None:
+    for entry in item.fulfillment_availability:
+        if entry.channel_code == MERCHANT_CHANNEL:
+            return entry.quantity
+    return None

@@ -6,11 +6,28 @@ is optional because `includedData` and the order's state decide what Amazon send
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def timestamp(moment: datetime) -> str:
+    """A moment as SP-API takes it in a query or a body: ISO 8601 in UTC, to the second."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def moment_of(text: Any) -> datetime | None:
+    """An SP-API date-time read leniently, in UTC: None when it is missing or not ISO 8601."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Wire(BaseModel):
@@ -163,3 +180,93 @@ class LwaToken(Wire):
 class LwaError(Wire):
     error: str = ""
     error_description: str = ""
+
+
+# -- Orders v2026 packages (getOrder with includedData=PACKAGES) ------------------------------
+
+
+class OrderPackage(Wire):
+    package_reference_id: str = Field(alias="packageReferenceId")
+    tracking_number: str | None = Field(default=None, alias="trackingNumber")
+    carrier: str | None = None
+
+
+class PackagesOfOrder(Wire):
+    order_id: str = Field(alias="orderId")
+    packages: list[OrderPackage] = Field(default_factory=list)
+
+
+class GetOrderPackages(Wire):
+    order: PackagesOfOrder
+
+
+# -- Listings Items 2021-08-01 ----------------------------------------------------------------
+
+
+class ListingIssue(Wire):
+    code: str = ""
+    message: str = ""
+    severity: str = "ERROR"
+    attribute_names: list[str] = Field(default_factory=list, alias="attributeNames")
+
+
+class ListingSubmission(Wire):
+    """patchListingsItem's answer."""
+
+    sku: str
+    status: str
+    submission_id: str = Field(alias="submissionId")
+    issues: list[ListingIssue] = Field(default_factory=list)
+
+
+class FulfillmentAvailability(Wire):
+    channel_code: str = Field(alias="fulfillmentChannelCode")
+    quantity: int | None = None
+
+
+class ListingsItem(Wire):
+    sku: str
+    fulfillment_availability: list[FulfillmentAvailability] = Field(
+        default_factory=list, alias="fulfillmentAvailability"
+    )
+
+
+# -- Feeds 2021-06-30 -------------------------------------------------------------------------
+
+
+class DocumentUpload(Wire):
+    """createFeedDocument's answer: where to upload the feed, for five minutes."""
+
+    document_id: str = Field(alias="feedDocumentId")
+    url: str
+
+
+class CreatedFeed(Wire):
+    feed_id: str = Field(alias="feedId")
+
+
+class Feed(Wire):
+    feed_id: str = Field(alias="feedId")
+    processing_status: str = Field(alias="processingStatus")
+    result_document_id: str | None = Field(default=None, alias="resultFeedDocumentId")
+
+
+class DocumentLocation(Wire):
+    """getFeedDocument: a presigned URL, perhaps of a gzip."""
+
+    url: str
+    compression: str | None = Field(default=None, alias="compressionAlgorithm")
+
+
+class ProcessingIssue(Wire):
+    """One issue of a JSON_LISTINGS_FEED processing report (schema v2)."""
+
+    message_id: int | None = Field(default=None, alias="messageId")
+    sku: str | None = None
+    code: str = ""
+    severity: str = "ERROR"
+    message: str = ""
+
+
+class ProcessingReport(Wire):
+    issues: list[ProcessingIssue] = Field(default_factory=list)

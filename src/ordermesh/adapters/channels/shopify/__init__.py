@@ -14,12 +14,7 @@ from typing import Any
 import httpx
 
 from ordermesh.adapters.channels.shopify.client import ShopifyClient
-from ordermesh.adapters.channels.shopify.connector import (
-    FulfilmentResult,
-    ShopifyConnector,
-    StockPushResult,
-    Tracking,
-)
+from ordermesh.adapters.channels.shopify.connector import ShopifyConnector
 from ordermesh.adapters.channels.shopify.settings import API_VERSION, CHANNEL, ShopifySettings
 from ordermesh.adapters.channels.shopify.webhooks import Accounts, ShopifyWebhooks
 from ordermesh.adapters.db.engine import Database
@@ -31,12 +26,9 @@ from ordermesh.ports.storage import UnitOfWork
 __all__ = [
     "API_VERSION",
     "CHANNEL",
-    "FulfilmentResult",
     "ShopifyConnector",
     "ShopifySettings",
     "ShopifyWebhooks",
-    "StockPushResult",
-    "Tracking",
     "shopify_connector",
     "webhook_receiver",
 ]

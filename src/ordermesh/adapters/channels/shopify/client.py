@@ -57,6 +57,12 @@ class ShopifyQueryError(ShopifyError):
     """Shopify refused the query itself (a GraphQL error other than THROTTLED)."""
 
 
+class ShopifyUnanswered(ShopifyUnavailable):
+    """A mutation that is not safe to repeat went out and no answer came back (a timeout, a
+    dropped connection, a 5xx): Shopify may or may not have applied it. The caller must find
+    out what Shopify has before sending it again."""
+
+
 class _Transient(Exception):
     """An answer worth trying again: a 5xx or a 429."""
 
@@ -71,6 +77,16 @@ def _backoff(exc: Exception) -> bool | float:
     if isinstance(exc, _Transient):
         return exc.retry_after if exc.retry_after else True
     return isinstance(exc, httpx.TimeoutException | httpx.TransportError)
+
+
+def _backoff_unsent(exc: Exception) -> bool | float:
+    """The same for a mutation that must not run twice: retry only what Shopify cannot have
+    acted on (a connection never made, a 429 refusal)."""
+    if isinstance(exc, _Transient):
+        if exc.status != 429:
+            return False
+        return exc.retry_after if exc.retry_after else True
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 @dataclass
@@ -173,9 +189,14 @@ class ShopifyClient:
         variables: Mapping[str, Any] | None = None,
         *,
         expected_cost: float | None = None,
+        repeatable: bool = True,
     ) -> Answer:
         """Run one GraphQL operation and return its data. Raises ShopifyError subclasses,
-        NeedsReauthorisation when the token is refused."""
+        NeedsReauthorisation when the token is refused.
+
+        `repeatable=False` is for a mutation Shopify offers no idempotency key for: a request
+        that may have reached Shopify is then not sent again, and ShopifyUnanswered is raised
+        instead (a THROTTLED answer is still retried: Shopify ran nothing)."""
         key = hashlib.sha1(query.encode()).hexdigest()
         for _ in range(THROTTLED_ATTEMPTS):
             cost = self._expected.get(key, expected_cost or DEFAULT_EXPECTED_COST)
@@ -184,7 +205,7 @@ class ShopifyClient:
                 log.debug("shopify %s: waiting %.2fs for %s cost points", self._shop, wait, cost)
                 self._sleep(wait)
             self.pacer.spend(cost)
-            body = self._post(query, variables)
+            body = self._post(query, variables, repeatable=repeatable)
             answer_cost = self._observe(body)
             if answer_cost is not None and answer_cost.requested_query_cost is not None:
                 self._expected[key] = answer_cost.requested_query_cost
@@ -222,10 +243,12 @@ class ShopifyClient:
             self.pacer.observe(cost.throttle_status)
         return cost
 
-    def _post(self, query: str, variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _post(
+        self, query: str, variables: Mapping[str, Any] | None, *, repeatable: bool = True
+    ) -> dict[str, Any]:
         try:
             for attempt in stamina.retry_context(
-                on=_backoff,
+                on=_backoff if repeatable else _backoff_unsent,
                 attempts=TRANSIENT_ATTEMPTS,
                 timeout=120.0,
                 wait_initial=0.5,
@@ -240,11 +263,21 @@ class ShopifyClient:
                         )
                     return self._send(query, variables)
         except _Transient as exc:
+            if not repeatable and exc.status != 429:
+                raise ShopifyUnanswered(
+                    f"Shopify answered HTTP {exc.status} for {self._shop}: whether it acted "
+                    "on the request is unknown"
+                ) from exc
             raise ShopifyUnavailable(
                 f"Shopify answered HTTP {exc.status} for {self._shop} through "
                 f"{TRANSIENT_ATTEMPTS} attempts"
             ) from exc
         except httpx.HTTPError as exc:
+            if not repeatable and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                raise ShopifyUnanswered(
+                    f"no answer from Shopify for {self._shop} ({type(exc).__name__}): whether "
+                    "it acted on the request is unknown"
+                ) from exc
             raise ShopifyUnavailable(
                 f"Shopify could not be reached for {self._shop}: {type(exc).__name__}: {exc}"
             ) from exc

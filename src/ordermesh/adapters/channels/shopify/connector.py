@@ -1,22 +1,30 @@
 """What ordermesh asks of a Shopify shop, as Admin GraphQL operations: the orders changed in a
-window (the reconciliation poll), one order, a fulfilment through fulfillment orders, and
-available stock set with a compare-and-swap check."""
+window (the reconciliation poll), one order, a shipment confirmed through fulfillment orders,
+and available stock set with a compare-and-swap check and read back."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from ordermesh.adapters.channels.shopify import mapping, wire
-from ordermesh.adapters.channels.shopify.client import ShopifyClient, ShopifyQueryError
+from ordermesh.adapters.channels.shopify.client import (
+    ShopifyClient,
+    ShopifyError,
+    ShopifyQueryError,
+    ShopifyUnanswered,
+)
 from ordermesh.adapters.channels.shopify.settings import CHANNEL, ShopifySettings
+from ordermesh.domain.errors import ValidationFailed
 from ordermesh.ports.channels import ChangesPage, OrderVersion, Unreadable
+from ordermesh.ports.shipping import ConfirmationOutcome, ConfirmationResult, ShipmentNotice
+from ordermesh.ports.stock_sync import ListedQuantity, Push, PushOutcome, PushResult
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +88,52 @@ query MoreLineItems($id: ID!, $after: String) {
 }
 """
 
-FULFILLMENT_ORDERS = """
-query FulfillmentOrders($id: ID!) {
+_FULFILLMENT_ORDER_FIELDS = """
+fragment FulfillmentOrderFields on FulfillmentOrder {
+  id status
+  assignedLocation { location { id } }
+  lineItems(first: 20) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id remainingQuantity lineItem { id } }
+  }
+}
+"""
+
+SHIPMENT_STATE = (
+    """
+query ShipmentState($id: ID!) {
   order(id: $id) {
-    fulfillmentOrders(first: 10) {
-      nodes {
-        id status
-        assignedLocation { location { id } }
-        lineItems(first: 25) {
-          pageInfo { hasNextPage endCursor }
-          nodes { id remainingQuantity lineItem { id } }
-        }
-      }
+    fulfillmentOrders(first: 5) {
+      pageInfo { hasNextPage endCursor }
+      nodes { ...FulfillmentOrderFields }
+    }
+    fulfillments(first: 10) {
+      id status
+      trackingInfo(first: 2) { company number url }
+      fulfillmentLineItems(first: 25) { nodes { quantity lineItem { id } } }
     }
   }
 }
 """
+    + _FULFILLMENT_ORDER_FIELDS
+)
+"""What a confirmation needs in one read: the open units (fulfillment orders) and what was
+shipped already (fulfillments, to recognise our own after a lost answer). Sized so the query
+asks well under Shopify's 1,000-point cap; more fulfillment orders or lines are paged."""
+
+MORE_FULFILLMENT_ORDERS = (
+    """
+query MoreFulfillmentOrders($id: ID!, $after: String) {
+  order(id: $id) {
+    fulfillmentOrders(first: 5, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { ...FulfillmentOrderFields }
+    }
+  }
+}
+"""
+    + _FULFILLMENT_ORDER_FIELDS
+)
 
 MORE_FULFILLMENT_ORDER_LINES = """
 query MoreFulfillmentOrderLines($id: ID!, $after: String) {
@@ -126,9 +164,40 @@ mutation SetAvailable($input: InventorySetQuantitiesInput!, $key: String!) {
 }
 """
 
+LEVELS_AT = """
+query LevelsAt($location: ID!, $after: String) {
+  location(id: $location) {
+    inventoryLevels(first: 250, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { item { id sku } quantities(names: ["available"]) { name quantity } }
+    }
+  }
+}
+"""
+"""Every level at a location, 250 a page at about three points each: half what looking SKUs
+up one by one costs, so reconciling a whole catalogue reads the location instead."""
+
+PRIMARY_LOCATION = """
+query PrimaryLocation {
+  location { id }
+}
+"""
+
 _FULFILLABLE = frozenset({"OPEN", "IN_PROGRESS"})
-_STOCK_BATCH = 20
+_SHIPPED = frozenset({"SUCCESS", "OPEN", "PENDING"})
+"""Fulfillment statuses that stand: a cancelled or failed fulfillment shipped nothing."""
+SKUS_PER_READ = 50
+"""SKUs looked up per query (one aliased `productVariants` each, about six points apiece)."""
+SCAN_FROM = 250
+"""From this many SKUs on, quantities are read by paging through the location's levels."""
+QUANTITIES_PER_SET = 250
+"""Quantities per `inventorySetQuantities` call: Shopify caps input lists at 250, and a whole
+call is refused when one quantity fails, so smaller calls lose less to one stale listing."""
 _STALE = "CHANGE_FROM_QUANTITY_STALE"
+_PASSING = frozenset(
+    {"IDEMPOTENCY_CONCURRENT_REQUEST", "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED", "SERVICE_UNAVAILABLE"}
+)
+"""Set-quantity errors that say "try again", not "this listing is wrong"."""
 
 
 def _search_time(moment: datetime) -> str:
@@ -136,48 +205,21 @@ def _search_time(moment: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Tracking:
-    company: str | None = None
-    number: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FulfilmentResult:
-    """What Shopify recorded. Partial failures come back as data, not exceptions."""
-
-    fulfillment_ids: tuple[str, ...] = ()
-    nothing_left: bool = False
-    """Everything asked for was fulfilled on Shopify already (a repeated confirmation)."""
-    errors: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass(frozen=True, slots=True)
-class StockAtShopify:
+class _Level:
     inventory_item_id: str
     available: int | None
     """None when the item is not stocked at the location."""
 
 
-@dataclass(frozen=True, slots=True)
-class StockPushResult:
-    applied: dict[str, int] = field(default_factory=dict)
-    """SKU → available quantity now set on Shopify."""
-    unknown: tuple[str, ...] = ()
-    """SKUs with no variant on Shopify."""
-    errors: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.unknown
+_ITEMS: dict[tuple[str, str], str] = {}
+"""(shop's Admin API URL, SKU) → inventory item id, for the life of the process: an item's id
+never changes, so a push whose last figure is known costs one mutation and no read. A deleted
+variant shows up as INVALID_INVENTORY_ITEM, which drops it from here."""
 
 
 class ShopifyConnector:
-    """One Shopify shop behind ordermesh's ChannelConnector port (and a little more)."""
+    """One Shopify shop behind ordermesh's ports: ChannelConnector (orders in),
+    ShipmentConfirmer (fulfilments out), ListingPushSender and ListingReader (stock)."""
 
     channel = CHANNEL
 
@@ -185,6 +227,7 @@ class ShopifyConnector:
         self.account_id = account_id
         self.settings = settings
         self.client = client
+        self._primary_location: str | None = None
 
     # -- orders --------------------------------------------------------------------------
     def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
@@ -255,78 +298,158 @@ class ShopifyConnector:
         return {**node, "lineItems": {"nodes": nodes, "pageInfo": {"hasNextPage": False}}}
 
     # -- fulfilment ----------------------------------------------------------------------
-    def fulfil(
-        self,
-        channel_order_id: str,
-        lines: Mapping[str, int] | None = None,
-        *,
-        tracking: Tracking | None = None,
-        notify_customer: bool = False,
-    ) -> FulfilmentResult:
-        """Mark units shipped on Shopify with their tracking, through the order's fulfillment
-        orders (`fulfillmentCreate`). `lines` maps a line id (the numeric line item id) to
-        units; None ships everything still open. Units Shopify already fulfilled are not
-        sent again, so repeating a confirmation is harmless."""
-        answer = self.client.execute(
-            FULFILLMENT_ORDERS, {"id": mapping.gid("Order", channel_order_id)}
-        )
-        order = answer.data.get("order")
+    def confirm_shipment(self, notice: ShipmentNotice) -> ConfirmationResult:
+        """Mark the notice's units shipped on Shopify with its tracking (`fulfillmentCreate`
+        through the order's fulfillment orders), exactly once.
+
+        Shopify keeps no idempotency key for fulfillmentCreate, so before creating anything
+        the order's fulfillments are read and ours recognised by tracking number and lines:
+        a retry after an answer that was lost finds them and confirms without shipping the
+        units twice. A create whose answer is lost is not sent again here; the ChannelError
+        sends the confirmation back to the outbox, whose next attempt reads first."""
+        wanted: dict[str, int] = {}
+        for line in notice.lines:
+            if not line.channel_line_id:
+                return ConfirmationResult(
+                    ConfirmationOutcome.REJECTED,
+                    f"line {line.sku} carries no Shopify line item id to confirm",
+                )
+            key = mapping.numeric_id(line.channel_line_id)
+            wanted[key] = wanted.get(key, 0) + line.quantity
+        order_gid = mapping.gid("Order", notice.channel_order_id)
+        order = self.client.execute(SHIPMENT_STATE, {"id": order_gid}).data.get("order")
         if order is None:
-            return FulfilmentResult(errors=(f"Shopify has no order {channel_order_id}",))
-        fulfillment_orders = [
-            wire.FulfillmentOrder.model_validate(self._all_lines(fo))
-            for fo in order["fulfillmentOrders"]["nodes"]
+            return ConfirmationResult(
+                ConfirmationOutcome.REJECTED, f"Shopify has no order {notice.channel_order_id}"
+            )
+        ours = self._ours(order, notice.tracking_number)
+        left = {k: q - ours.get(k, 0) for k, q in wanted.items() if q > ours.get(k, 0)}
+        if not left:
+            return self._confirmed(order, notice.tracking_number, "already on Shopify")
+        plan, short = self._plan(order_gid, order, left)
+        if short:
+            missing = ", ".join(f"line {k} ×{q}" for k, q in sorted(short.items()))
+            return ConfirmationResult(
+                ConfirmationOutcome.REJECTED,
+                f"Shopify has no open units left for {missing}: fulfilled on Shopify without "
+                "this shipment, or not on the order",
+            )
+        tracking = {
+            k: v
+            for k, v in (
+                ("company", notice.carrier),
+                ("number", notice.tracking_number),
+                ("url", notice.tracking_url),
+            )
+            if v
+        }
+        created: list[str] = []
+        # Shopify fulfils the fulfillment orders of one location per call.
+        for groups in plan.values():
+            payload: dict[str, Any] = {
+                "lineItemsByFulfillmentOrder": groups,
+                "notifyCustomer": notice.notify_customer,
+            }
+            if tracking:
+                payload["trackingInfo"] = tracking
+            try:
+                answer = self.client.execute(
+                    FULFILLMENT_CREATE, {"fulfillment": payload}, repeatable=False
+                )
+            except ShopifyUnanswered:
+                log.warning(
+                    "shopify %s: no answer to fulfillmentCreate for order %s (shipment %s); "
+                    "it will be looked for before sending again",
+                    self.settings.shop_domain,
+                    notice.channel_order_id,
+                    notice.shipment_id,
+                )
+                raise
+            body = answer.data.get("fulfillmentCreate") or {}
+            problems = [wire.UserError.model_validate(e) for e in body.get("userErrors") or []]
+            if problems:
+                done = f" (after {len(created)} fulfilment(s) made)" if created else ""
+                return ConfirmationResult(
+                    ConfirmationOutcome.REJECTED,
+                    "; ".join(_describe(e) for e in problems) + done,
+                    created[0] if created else None,
+                )
+            if body.get("fulfillment"):
+                created.append(body["fulfillment"]["id"])
+        return ConfirmationResult(
+            ConfirmationOutcome.CONFIRMED,
+            f"fulfilled on Shopify: {', '.join(created)}",
+            created[0] if created else None,
+        )
+
+    @staticmethod
+    def _ours(order: dict[str, Any], tracking_number: str) -> dict[str, int]:
+        """Units per line item already shipped under this tracking number."""
+        shipped: dict[str, int] = {}
+        for raw in order.get("fulfillments") or []:
+            fulfillment = wire.Fulfillment.model_validate(raw)
+            if fulfillment.status not in _SHIPPED:
+                continue
+            numbers = {(t.number or "").strip() for t in fulfillment.tracking_info} or {""}
+            if tracking_number.strip() not in numbers:
+                continue
+            for line in fulfillment.fulfillment_line_items.nodes:
+                key = mapping.numeric_id(line.line_item.id)
+                shipped[key] = shipped.get(key, 0) + (line.quantity or 0)
+        return shipped
+
+    @staticmethod
+    def _confirmed(order: dict[str, Any], tracking_number: str, how: str) -> ConfirmationResult:
+        ids = [
+            f["id"]
+            for f in order.get("fulfillments") or []
+            if f.get("status") in _SHIPPED
+            and any((t.get("number") or "") == tracking_number for t in f.get("trackingInfo") or [])
         ]
-        wanted = None if lines is None else dict(lines)
+        return ConfirmationResult(
+            ConfirmationOutcome.CONFIRMED,
+            f"{how}: {', '.join(ids)}" if ids else how,
+            ids[0] if ids else None,
+        )
+
+    def _plan(
+        self, order_gid: str, order: dict[str, Any], wanted: Mapping[str, int]
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+        """Fulfillment-order lines to fulfil per location for these units, and the units
+        Shopify has no open line for."""
+        left = dict(wanted)
         by_location: dict[str, list[dict[str, Any]]] = {}
-        for fo in fulfillment_orders:
+        for fo in self._fulfillment_orders(order_gid, order):
             if fo.status not in _FULFILLABLE:
                 continue
             picked = []
             for line in fo.line_items.nodes:
-                line_id = mapping.numeric_id(line.line_item.id)
-                units = line.remaining_quantity
-                if wanted is not None:
-                    units = min(units, wanted.get(line_id, 0))
-                    if units:
-                        wanted[line_id] -= units
+                key = mapping.numeric_id(line.line_item.id)
+                units = min(line.remaining_quantity, left.get(key, 0))
                 if units > 0:
+                    left[key] -= units
                     picked.append({"id": line.id, "quantity": units})
             if picked:
                 where = fo.assigned_location.location.id if fo.assigned_location.location else ""
                 by_location.setdefault(where, []).append(
                     {"fulfillmentOrderId": fo.id, "fulfillmentOrderLineItems": picked}
                 )
-        if not by_location:
-            return FulfilmentResult(nothing_left=True)
-        created: list[str] = []
-        errors: list[str] = []
-        # Shopify fulfils the fulfillment orders of one location per call.
-        for groups in by_location.values():
-            payload: dict[str, Any] = {
-                "lineItemsByFulfillmentOrder": groups,
-                "notifyCustomer": notify_customer,
-            }
-            if tracking is not None:
-                payload["trackingInfo"] = {
-                    k: v
-                    for k, v in (
-                        ("company", tracking.company),
-                        ("number", tracking.number),
-                        ("url", tracking.url),
-                    )
-                    if v
-                }
-            result = self.client.execute(FULFILLMENT_CREATE, {"fulfillment": payload}).data
-            body = result.get("fulfillmentCreate") or {}
-            problems = [wire.UserError.model_validate(e) for e in body.get("userErrors") or []]
-            errors.extend(_describe(e) for e in problems)
-            if body.get("fulfillment"):
-                created.append(body["fulfillment"]["id"])
-        if wanted and any(units > 0 for units in wanted.values()):
-            left = ", ".join(f"{k}×{v}" for k, v in sorted(wanted.items()) if v > 0)
-            errors.append(f"no open units left on Shopify for line(s) {left}")
-        return FulfilmentResult(tuple(created), False, tuple(errors))
+        return by_location, {k: q for k, q in left.items() if q > 0}
+
+    def _fulfillment_orders(
+        self, order_gid: str, order: dict[str, Any]
+    ) -> list[wire.FulfillmentOrder]:
+        connection = order["fulfillmentOrders"]
+        raw = list(connection["nodes"])
+        info = connection.get("pageInfo") or {}
+        while info.get("hasNextPage"):
+            answer = self.client.execute(
+                MORE_FULFILLMENT_ORDERS, {"id": order_gid, "after": info.get("endCursor")}
+            )
+            more = (answer.data.get("order") or {}).get("fulfillmentOrders") or {}
+            raw.extend(more.get("nodes") or [])
+            info = more.get("pageInfo") or {}
+        return [wire.FulfillmentOrder.model_validate(self._all_lines(fo)) for fo in raw]
 
     def _all_lines(self, fulfillment_order: dict[str, Any]) -> dict[str, Any]:
         lines = fulfillment_order["lineItems"]
@@ -343,24 +466,238 @@ class ShopifyConnector:
         return {**fulfillment_order, "lineItems": {"nodes": nodes}}
 
     # -- stock ---------------------------------------------------------------------------
-    def stock_at(self, location_code: str, skus: Sequence[str]) -> dict[str, StockAtShopify]:
-        """Shopify's available quantity of these SKUs at the Shopify location mapped to an
-        ordermesh location. SKUs Shopify does not have are left out."""
-        location = self._location(location_code)
-        found: dict[str, StockAtShopify] = {}
+    def send(self, batch: Sequence[Push]) -> Sequence[PushResult]:
+        """Set each listing's `available` quantity at the account's stock location.
+
+        Each quantity names the figure the channel last confirmed (`changeFromQuantity`), so a
+        change made on Shopify since (a sale ordermesh has not imported yet) is not
+        overwritten: that listing comes back as RETRY with Shopify's quantity now, and the
+        core pushes again once it knows why. A listing never confirmed is compared with the
+        quantity read just before the push. Shopify refuses a whole call when one quantity
+        fails, so the rest of the batch is sent again without the failed ones."""
+        if not batch:
+            return []
+        try:
+            location = self._stock_location()
+        except ValidationFailed as exc:
+            return [PushResult(p.channel_sku, PushOutcome.REJECTED, exc.message) for p in batch]
+        latest: dict[str, Push] = {}
+        for push in batch:
+            latest[push.channel_sku] = push
+        results: dict[str, PushResult] = {}
+        unconfirmed = [sku for sku, p in latest.items() if p.confirmed is None]
+        levels = self._levels(location, unconfirmed) if unconfirmed else {}
+        items = self._items([sku for sku, p in latest.items() if p.confirmed is not None])
+        for sku in unconfirmed:
+            level = levels.get(sku)
+            if level is not None:
+                items[sku] = level.inventory_item_id
+        ready: list[tuple[Push, str, int | None]] = []
+        for sku, push in latest.items():
+            item = items.get(sku)
+            if item is None:
+                results[sku] = PushResult(
+                    sku, PushOutcome.REJECTED, f"Shopify has no product variant with SKU {sku}"
+                )
+                continue
+            if push.confirmed is None:
+                level = levels[sku]
+                if level.available is None:
+                    results[sku] = self._not_stocked(sku)
+                    continue
+                ready.append((push, item, level.available))
+            else:
+                ready.append((push, item, push.confirmed))
+        for start in range(0, len(ready), QUANTITIES_PER_SET):
+            results.update(self._set(location, ready[start : start + QUANTITIES_PER_SET]))
+        return [results[sku] for sku in latest]
+
+    def _set(
+        self, location: str, changes: list[tuple[Push, str, int | None]]
+    ) -> dict[str, PushResult]:
+        results: dict[str, PushResult] = {}
+        pending = list(changes)
+        while pending:
+            quantities = [
+                {
+                    "inventoryItemId": item,
+                    "locationId": location,
+                    "quantity": push.quantity,
+                    "changeFromQuantity": change_from,
+                }
+                for push, item, change_from in pending
+            ]
+            body = {"name": "available", "reason": "correction", "quantities": quantities}
+            # One key per call: the client's own resends after a lost answer reuse it, so Shopify
+            # applies the call once. A later call is new even with equal figures; a repeat of an
+            # applied one fails its compare check instead, and is found SENT below.
+            key = f"ordermesh-{uuid.uuid4()}"
+            data = self.client.execute(INVENTORY_SET, {"input": body, "key": key}).data
+            payload = data.get("inventorySetQuantities") or {}
+            problems = [wire.UserError.model_validate(e) for e in payload.get("userErrors") or []]
+            if not problems:
+                results.update(
+                    {
+                        p.channel_sku: PushResult(p.channel_sku, PushOutcome.SENT)
+                        for p, _, _ in pending
+                    }
+                )
+                return results
+            failed = self._failures(pending, problems, location)
+            if failed is None:
+                # Nothing names a listing: the whole call failed for a passing reason.
+                why = "; ".join(_describe(p) for p in problems)
+                results.update(
+                    {
+                        p.channel_sku: PushResult(p.channel_sku, PushOutcome.RETRY, why)
+                        for p, _, _ in pending
+                    }
+                )
+                return results
+            results.update(failed)
+            pending = [c for c in pending if c[0].channel_sku not in failed]
+        return results
+
+    def _failures(
+        self,
+        pending: list[tuple[Push, str, int | None]],
+        problems: list[wire.UserError],
+        location: str,
+    ) -> dict[str, PushResult] | None:
+        """The listings Shopify's errors name, with what to do about each; None when an
+        error names no listing (then none of the call can be trusted to be wrong)."""
+        named: dict[int, wire.UserError] = {}
+        for problem in problems:
+            index = _quantity_index(problem)
+            if index is None or index >= len(pending) or problem.code in _PASSING:
+                return None
+            named[index] = problem
+        stale = [pending[i][0].channel_sku for i, p in named.items() if p.code == _STALE]
+        now = self._levels(location, stale) if stale else {}
+        out: dict[str, PushResult] = {}
+        for index, problem in named.items():
+            push = pending[index][0]
+            sku = push.channel_sku
+            if problem.code == _STALE:
+                level = now.get(sku)
+                current = level.available if level else None
+                if current == push.quantity:
+                    # Shopify shows our figure already (a sale took it where we wanted it).
+                    out[sku] = PushResult(sku, PushOutcome.SENT, channel_quantity=current)
+                else:
+                    out[sku] = PushResult(
+                        sku,
+                        PushOutcome.RETRY,
+                        f"Shopify's quantity changed since ordermesh last set it "
+                        f"(expected {pending[index][2]}, Shopify has {current})",
+                        channel_quantity=current,
+                    )
+            elif problem.code == "INVALID_INVENTORY_ITEM":
+                _ITEMS.pop((self.settings.graphql_url, sku), None)
+                out[sku] = PushResult(sku, PushOutcome.RETRY, _describe(problem))
+            elif problem.code == "ITEM_NOT_STOCKED_AT_LOCATION":
+                out[sku] = self._not_stocked(sku)
+            else:
+                out[sku] = PushResult(sku, PushOutcome.REJECTED, _describe(problem))
+        return out
+
+    def _not_stocked(self, sku: str) -> PushResult:
+        return PushResult(
+            sku,
+            PushOutcome.REJECTED,
+            f"SKU {sku} is not stocked at the Shopify location that carries ordermesh's figure "
+            "(activate its inventory there in Shopify)",
+        )
+
+    def listed_quantities(self, channel_skus: Sequence[str]) -> Sequence[ListedQuantity]:
+        """The `available` quantity Shopify shows for each SKU at the account's stock location
+        (None: no such variant, or not stocked there)."""
+        unique = list(dict.fromkeys(channel_skus))
+        try:
+            location = self._stock_location()
+        except ValidationFailed as exc:
+            raise ShopifyError(exc.message) from exc
+        if len(unique) >= SCAN_FROM:
+            levels = self._scan(location, set(unique))
+        else:
+            levels = self._levels(location, unique)
+        return [
+            ListedQuantity(sku, levels[sku].available if sku in levels else None)
+            for sku in channel_skus
+        ]
+
+    def _scan(self, location: str, skus: set[str]) -> dict[str, _Level]:
+        """These SKUs' levels, read from every level stocked at the location."""
+        found: dict[str, _Level] = {}
+        after: str | None = None
+        while True:
+            data = self.client.execute(LEVELS_AT, {"location": location, "after": after}).data
+            page = (data.get("location") or {}).get("inventoryLevels")
+            if page is None:
+                raise ShopifyError(f"Shopify has no location {location} to read stock from")
+            for node in page.get("nodes") or []:
+                sku = (node.get("item") or {}).get("sku")
+                if sku not in skus:
+                    continue
+                _ITEMS[(self.settings.graphql_url, sku)] = node["item"]["id"]
+                available = next(
+                    (q["quantity"] for q in node["quantities"] if q["name"] == "available"), 0
+                )
+                found[sku] = _Level(node["item"]["id"], available)
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return found
+            after = info.get("endCursor")
+
+    def _stock_location(self) -> str:
+        chosen = self.settings.push_location()
+        if chosen is not None:
+            return mapping.gid("Location", chosen)
+        if self._primary_location is None:
+            found = self.client.execute(PRIMARY_LOCATION).data.get("location")
+            if not found:
+                raise ShopifyError(f"{self.settings.shop_domain} has no location to stock")
+            self._primary_location = str(found["id"])
+        return self._primary_location
+
+    def _items(self, skus: Sequence[str]) -> dict[str, str]:
+        """Inventory item id per SKU Shopify has, from memory where it can."""
+        shop = self.settings.graphql_url
+        found = {sku: _ITEMS[(shop, sku)] for sku in skus if (shop, sku) in _ITEMS}
+        missing = [sku for sku in skus if sku not in found]
+        if missing:
+            found.update(
+                {sku: lv.inventory_item_id for sku, lv in self._read(None, missing).items()}
+            )
+        return found
+
+    def _levels(self, location: str, skus: Sequence[str]) -> dict[str, _Level]:
+        return self._read(location, skus)
+
+    def _read(self, location: str | None, skus: Sequence[str]) -> dict[str, _Level]:
+        """Each SKU's inventory item and, given a location, its available quantity there.
+        SKUs Shopify does not have are left out."""
+        found: dict[str, _Level] = {}
         unique = list(dict.fromkeys(skus))
-        for start in range(0, len(unique), _STOCK_BATCH):
-            batch = unique[start : start + _STOCK_BATCH]
+        level = (
+            """ inventoryLevel(locationId: $location) {
+      quantities(names: ["available"]) { name quantity } }"""
+            if location
+            else ""
+        )
+        for start in range(0, len(unique), SKUS_PER_READ):
+            batch = unique[start : start + SKUS_PER_READ]
             fields = "\n".join(
                 f"""  v{i}: productVariants(first: 1, query: $q{i}) {{
-    nodes {{ sku inventoryItem {{ id inventoryLevel(locationId: $location) {{
-      quantities(names: ["available"]) {{ name quantity }} }} }} }}
+    nodes {{ sku inventoryItem {{ id{level} }} }}
   }}"""
                 for i in range(len(batch))
             )
             params = ", ".join(f"$q{i}: String!" for i in range(len(batch)))
-            query = f"query StockAt($location: ID!, {params}) {{\n{fields}\n}}"
-            variables: dict[str, Any] = {"location": location}
+            if location:
+                params = f"$location: ID!, {params}"
+            query = f"query StockLevels({params}) {{\n{fields}\n}}"
+            variables: dict[str, Any] = {"location": location} if location else {}
             for i, sku in enumerate(batch):
                 variables[f"q{i}"] = f"sku:{_quoted(sku)}"
             data = self.client.execute(query, variables).data
@@ -370,79 +707,24 @@ class ShopifyConnector:
                 if node is None:
                     continue
                 item = node["inventoryItem"]
-                level = item.get("inventoryLevel")
+                _ITEMS[(self.settings.graphql_url, sku)] = item["id"]
                 available = None
-                if level is not None:
+                stocked = item.get("inventoryLevel")
+                if stocked is not None:
                     available = next(
-                        (q["quantity"] for q in level["quantities"] if q["name"] == "available"),
+                        (q["quantity"] for q in stocked["quantities"] if q["name"] == "available"),
                         0,
                     )
-                found[sku] = StockAtShopify(item["id"], available)
+                found[sku] = _Level(item["id"], available)
         return found
 
-    def set_available(
-        self,
-        location_code: str,
-        quantities: Mapping[str, int],
-        *,
-        reference: str | None = None,
-        attempts: int = 3,
-    ) -> StockPushResult:
-        """Set Shopify's available quantity of each SKU at a location to ordermesh's figure.
 
-        Each change names the quantity it replaces (`changeFromQuantity`), so a sale Shopify
-        took in between is not overwritten blindly: on a stale answer the figures are read
-        again and the push retried. Every call carries an idempotency key, so a retried HTTP
-        request cannot apply twice."""
-        location = self._location(location_code)
-        current = self.stock_at(location_code, list(quantities))
-        unknown = tuple(sorted(set(quantities) - set(current)))
-        wanted = {sku: q for sku, q in quantities.items() if sku in current}
-        if not wanted:
-            return StockPushResult(unknown=unknown)
-        errors: list[str] = []
-        for attempt in range(attempts):
-            changes = [
-                {
-                    "inventoryItemId": current[sku].inventory_item_id,
-                    "locationId": location,
-                    "quantity": quantity,
-                    "changeFromQuantity": current[sku].available,
-                }
-                for sku, quantity in sorted(wanted.items())
-            ]
-            body: dict[str, Any] = {
-                "name": "available",
-                "reason": "correction",
-                "quantities": changes,
-            }
-            if reference:
-                body["referenceDocumentUri"] = reference
-            key = f"{reference or 'ordermesh'}:{uuid.uuid4().hex}"
-            data = self.client.execute(INVENTORY_SET, {"input": body, "key": key}).data
-            payload = data.get("inventorySetQuantities") or {}
-            problems = [wire.UserError.model_validate(e) for e in payload.get("userErrors") or []]
-            if not problems:
-                return StockPushResult(applied=dict(wanted), unknown=unknown)
-            if any(p.code == _STALE for p in problems) and attempt + 1 < attempts:
-                log.info(
-                    "shopify %s: stock changed on Shopify while pushing; reading it again",
-                    self.settings.shop_domain,
-                )
-                current = {**current, **self.stock_at(location_code, list(wanted))}
-                continue
-            errors = [_describe(p) for p in problems]
-            break
-        return StockPushResult(unknown=unknown, errors=tuple(errors))
-
-    def _location(self, location_code: str) -> str:
-        shopify_id = self.settings.shopify_location(location_code)
-        if shopify_id is None:
-            raise ValueError(
-                f"ordermesh location {location_code!r} is not mapped to a Shopify location "
-                "in the account's settings"
-            )
-        return mapping.gid("Location", shopify_id)
+def _quantity_index(problem: wire.UserError) -> int | None:
+    """Which quantity of the call an error names (its field is input.quantities.<i>…)."""
+    path = problem.field or []
+    if len(path) >= 3 and path[0] == "input" and path[1] == "quantities" and path[2].isdigit():
+        return int(path[2])
+    return None
 
 
 def _describe(error: wire.UserError) -> str:

@@ -33,6 +33,10 @@ class ShopifySettings:
     """Shopify location id (numeric, as in `gid://shopify/Location/<id>`) → ordermesh location."""
     admin_url: str | None = None
     """Where the Admin API answers; None means https://<shop_domain>. Set for the sandbox."""
+    stock_location: str | None = None
+    """The Shopify location id whose `available` quantity carries ordermesh's figure for the
+    shop. Unset, it is the one mapped location, or the shop's primary location when none is
+    mapped; with several mapped it must be chosen (see `push_location`)."""
 
     def __post_init__(self) -> None:
         if not _SHOP_DOMAIN.match(self.shop_domain):
@@ -64,11 +68,30 @@ class ShopifySettings:
                 return shopify_id
         return None
 
+    def push_location(self) -> str | None:
+        """The Shopify location that stock pushes set and reconciliation reads: the chosen
+        one, else the only mapped one. None when the shop's primary location is meant (nothing
+        mapped). Raises ValidationFailed when several are mapped and none chosen, because
+        ordermesh's figure is one number per listing and must land in one place."""
+        if self.stock_location:
+            return self.stock_location
+        if len(self.locations) == 1:
+            return next(iter(self.locations))
+        if not self.locations:
+            return None
+        raise ValidationFailed(
+            f"{len(self.locations)} Shopify locations are mapped; choose the one that carries "
+            "ordermesh's stock figure in settings.stock_location",
+            field="settings.stock_location",
+        )
+
     def account_settings(self) -> dict[str, Any]:
         """What goes in clear in the channel account's settings."""
         out: dict[str, Any] = {"shop_domain": self.shop_domain, "locations": dict(self.locations)}
         if self.admin_url:
             out["admin_url"] = self.admin_url
+        if self.stock_location:
+            out["stock_location"] = self.stock_location
         return out
 
     def account_secrets(self) -> dict[str, str]:
@@ -84,4 +107,5 @@ class ShopifySettings:
             webhook_secret=secrets.get("webhook_secret", ""),
             locations={str(k): str(v) for k, v in (s.get("locations") or {}).items()},
             admin_url=s.get("admin_url"),
+            stock_location=str(s["stock_location"]) if s.get("stock_location") else None,
         )

@@ -129,6 +129,28 @@ class FulfillmentOrder(_Graph):
     line_items: FulfillmentOrderLines
 
 
+class TrackingInfo(_Graph):
+    company: str | None = None
+    number: str | None = None
+    url: str | None = None
+
+
+class FulfillmentLine(_Graph):
+    quantity: int | None = None
+    line_item: NodeRef
+
+
+class FulfillmentLines(_Graph):
+    nodes: list[FulfillmentLine]
+
+
+class Fulfillment(_Graph):
+    id: str
+    status: str
+    tracking_info: list[TrackingInfo] = []
+    fulfillment_line_items: FulfillmentLines
+
+
 class UserError(_Graph):
     field: list[str] | None = None
     message: str

@@ -1,0 +1,351 @@
+"""`python -m bench --only stock-latency`: how long a stock movement takes to show on each
+channel, and what the pushes cost in rate-limit budget.
+
+Listings are split evenly over an Amazon and a Shopify sandbox account (each SKU listed on
+both), with the sandboxes' real rate limits on and ordermesh's worker pushing on change. A
+steady stream of stock counts (`RecordCount`) moves random SKUs; a share of them fall to the
+low-stock threshold or below, which makes their pushes urgent (Amazon patches those one by one;
+the rest wait for its next listings feed).
+
+Latency of a change = the moment the sandbox set the new figure (its own timestamp of the
+listing / inventory level) − the moment ordermesh was asked to record the movement (just before
+its transaction, so the figure errs long). A change overtaken by a newer figure of the same
+listing before it showed is "superseded" (the queue sends only the latest figure) and is left
+out of the percentiles, which measure how long each figure that had to show took. Cost is
+counted at the sandboxes: SP-API calls per operation, and Shopify's query cost (the
+`actualQueryCost` it charged), both per 1,000 changes."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ordermesh.domain.availability import DEFAULT_LOW_STOCK
+from ordermesh.domain.commands import RecordCount
+from ordermesh.entrypoints.worker import Worker
+from ordermesh.services.stock_sync_jobs import PUSH_PLANS
+from ordermesh.simulation.world import WAREHOUSE, World, WorldOptions, quiet
+
+NAME = "stock-latency"
+GOAL_P99_SECONDS = 5.0
+GOAL = (
+    "Shopify p99 ≤ 5 s; Amazon urgent (to the low-stock threshold or below) p99 ≤ 5 s; "
+    "Amazon bulk within one feed cycle (reported)"
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    label: str
+    listings: int
+    """Across both channels: each SKU is listed once on each."""
+    per_second: float
+    seconds: float
+    urgent_share: float = 0.1
+    """Share of changes that take a SKU to the low-stock threshold or below."""
+    grace_seconds: float = 240.0
+    """After the last change, how long to wait for the channels to show everything (Amazon's
+    bulk goes out in a feed every two minutes, and a feed takes its time to process)."""
+    seed: int = 1
+
+
+FULL = Size("full", listings=10_000, per_second=50.0, seconds=300.0)
+QUICK = Size("quick", listings=200, per_second=10.0, seconds=10.0, grace_seconds=20.0)
+
+
+@dataclass
+class _Change:
+    sku: str
+    figure: int
+    asked_at: float
+    urgent: bool
+    seen: dict[str, float] = field(default_factory=dict)
+    """Channel → latency in seconds."""
+    superseded: set[str] = field(default_factory=set)
+    """Channels on which a newer figure of the listing replaced this one before it showed: the
+    queue keeps only the latest figure, so this one never had to."""
+
+
+class _Watch:
+    """Looks into the sandboxes (in this process) for the figures still awaited."""
+
+    def __init__(self, world: World) -> None:
+        self.amazon = world.amazon_app.state.sandbox.state
+        self.shop = world.shopify_app.state.sandbox.shop
+        self.location = int(world.shopify_location)
+        self.pending: dict[tuple[str, str], list[_Change]] = {}
+        self.lock = threading.Lock()
+
+    def expect(self, change: _Change) -> None:
+        with self.lock:
+            for channel in ("amazon", "shopify"):
+                self.pending.setdefault((channel, change.sku), []).append(change)
+
+    def _shown(self, channel: str, sku: str) -> tuple[int, float] | None:
+        if channel == "amazon":
+            with self.amazon.lock:
+                listing = self.amazon.listings.get(sku)
+                if listing is None:
+                    return None
+                return listing.mfn_quantity, listing.last_updated.timestamp()
+        with self.shop.lock:
+            variant = self.shop.variant_by_sku(sku)
+            level = (
+                None
+                if variant is None
+                else self.shop.level(variant.inventory_item_id, self.location)
+            )
+            if level is None:
+                return None
+            return level.quantities["available"], level.updated_at.timestamp()
+
+    def look(self) -> int:
+        """Resolve what the channels show now; returns how many listings still wait."""
+        with self.lock:
+            keys = list(self.pending)
+        for channel, sku in keys:
+            shown = self._shown(channel, sku)
+            if shown is None:
+                continue
+            quantity, set_at = shown
+            with self.lock:
+                waiting = self.pending.get((channel, sku), [])
+                # The newest change this figure answers; it answers every older one too. A
+                # figure set before the change was asked for is an older, equal figure.
+                for index in range(len(waiting) - 1, -1, -1):
+                    change = waiting[index]
+                    if change.figure == quantity and set_at >= change.asked_at:
+                        for answered in waiting[: index + 1]:
+                            answered.seen[channel] = max(0.0, set_at - answered.asked_at)
+                            if answered is not change:
+                                answered.superseded.add(channel)
+                        del waiting[: index + 1]
+                        break
+                if not waiting:
+                    self.pending.pop((channel, sku), None)
+        with self.lock:
+            return len(self.pending)
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3)
+
+
+def _summary(latencies: list[float], changes: int, superseded: int) -> dict[str, Any]:
+    return {
+        "changes": changes,
+        "superseded": superseded,
+        "visible": len(latencies),
+        "not_visible": changes - superseded - len(latencies),
+        "p50_s": _percentile(latencies, 0.50),
+        "p99_s": _percentile(latencies, 0.99),
+        "max_s": round(max(latencies), 3) if latencies else None,
+        "mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
+    }
+
+
+def measure(size: Size, say: Callable[[str], None] = print) -> dict[str, Any]:
+    quiet()
+    rng = random.Random(f"latency:{size.seed}")
+    skus = max(1, size.listings // 2)
+    stock = {f"LT-{n:05d}": rng.randint(DEFAULT_LOW_STOCK + 5, 60) for n in range(1, skus + 1)}
+    with tempfile.TemporaryDirectory(prefix="latency-") as folder:
+        world = World(WorldOptions(folder=Path(folder), name="latency", seed=size.seed))
+        try:
+            started = time.perf_counter()
+            world.stock(stock)
+            say(f"  {skus} SKUs listed on both channels in {time.perf_counter() - started:.0f} s")
+            return _measure(world, size, rng, stock, say)
+        finally:
+            world.close()
+
+
+def _measure(
+    world: World, size: Size, rng: random.Random, stock: dict[str, int], say: Callable[[str], None]
+) -> dict[str, Any]:
+    amazon_before = Counter(world.amazon_stats()["requests"])
+    amazon_throttled_before = int(world.amazon_stats()["throttled"])
+    shopify_before = world.shopify_stats()
+    cost_before, calls_before = world.shopify_cost.spent, world.shopify_cost.calls
+    watch = _Watch(world)
+    stop = threading.Event()
+
+    def watching() -> None:
+        while not stop.wait(0.05):
+            watch.look()
+
+    watcher = threading.Thread(target=watching, daemon=True)
+    stop_worker = Worker(world.om).start()
+    watcher.start()
+    changes: list[_Change] = []
+    names = sorted(stock)
+    total = int(size.per_second * size.seconds)
+    began = time.monotonic()
+    late = 0.0
+    try:
+        for n in range(total):
+            wait = began + n / size.per_second - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            else:
+                late = max(late, -wait)
+            sku = rng.choice(names)
+            urgent = rng.random() < size.urgent_share
+            current = stock[sku]
+            if urgent:
+                figure = rng.choice([q for q in range(DEFAULT_LOW_STOCK + 1) if q != current])
+            else:
+                figure = rng.choice([q for q in range(DEFAULT_LOW_STOCK + 1, 61) if q != current])
+            stock[sku] = figure
+            change = _Change(sku, figure, time.time(), figure <= DEFAULT_LOW_STOCK)
+            watch.expect(change)
+            world.om.handle(RecordCount(sku, WAREHOUSE, figure, reference="latency bench"))
+            changes.append(change)
+        say(
+            f"  {total} changes at {size.per_second:g}/s made (the driver ran up to {late:.2f} s "
+            "late); waiting for the channels"
+        )
+        deadline = time.monotonic() + size.grace_seconds
+        while watch.look() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        stop_worker()
+    amazon_after = world.amazon_stats()
+    shopify_after = world.shopify_stats()
+    per_thousand = 1000.0 / max(1, len(changes))
+    sp_api_calls = {
+        op: round((n - amazon_before.get(op, 0)) * per_thousand, 1)
+        for op, n in sorted(amazon_after["requests"].items())
+        if n - amazon_before.get(op, 0) and op not in ("searchOrders", "getOrders")
+    }
+
+    # A change still waiting at the end behind a newer change of its listing was superseded
+    # too; the newer one carries the wait.
+    last_of = {c.sku: c for c in changes}
+    for c in changes:
+        if last_of[c.sku] is not c:
+            for channel in ("amazon", "shopify"):
+                if channel not in c.seen:
+                    c.superseded.add(channel)
+
+    def latencies(channel: str, urgent: bool | None) -> tuple[list[float], int, int]:
+        chosen = [c for c in changes if urgent is None or c.urgent == urgent]
+        own = [c for c in chosen if channel not in c.superseded]
+        return (
+            [c.seen[channel] for c in own if channel in c.seen],
+            len(chosen),
+            len(chosen) - len(own),
+        )
+
+    rows = []
+    for channel, kind, urgent in (
+        ("shopify", "all", None),
+        ("shopify", "urgent", True),
+        ("amazon", "urgent", True),
+        ("amazon", "bulk", False),
+        ("amazon", "all", None),
+    ):
+        found, count, superseded = latencies(channel, urgent)
+        row = {"channel": channel, "changes_kind": kind, **_summary(found, count, superseded)}
+        if (channel, kind) in (("shopify", "all"), ("amazon", "urgent")):
+            row["goal_p99_s"] = GOAL_P99_SECONDS
+            row["met"] = (
+                row["p99_s"] is not None
+                and row["p99_s"] <= GOAL_P99_SECONDS
+                and row["not_visible"] == 0
+            )
+        if (channel, kind) == ("amazon", "bulk"):
+            every = PUSH_PLANS["amazon"].bulk_every
+            row["feed_every_s"] = None if every is None else every.total_seconds()
+        rows.append(row)
+    return {
+        "rows": rows,
+        "cost_per_1000_changes": {
+            "sp_api_calls": sp_api_calls,
+            "sp_api_calls_total": round(sum(sp_api_calls.values()), 1),
+            "shopify_query_cost": round((world.shopify_cost.spent - cost_before) * per_thousand, 1),
+            "shopify_calls": round((world.shopify_cost.calls - calls_before) * per_thousand, 1),
+        },
+        "throttled": {
+            "amazon_429": int(amazon_after["throttled"]) - amazon_throttled_before,
+            "shopify_throttled": int(shopify_after["throttled"]) - int(shopify_before["throttled"]),
+        },
+        "changes": len(changes),
+        "driver_late_s": round(late, 3),
+    }
+
+
+def run(quick: bool, folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """The bench-suite result for the latency benchmark."""
+    size = QUICK if quick else FULL
+    say(
+        f"stock-latency: {size.listings} listings, {size.per_second:g} changes/s "
+        f"for {size.seconds:g} s"
+    )
+    found = measure(size, say)
+    Console(width=max(Console().width, 120)).print(table(found))
+    verdicts = [r["met"] for r in found["rows"] if "met" in r]
+    return {
+        "name": NAME,
+        "size": size.label,
+        "parameters": asdict(size),
+        "figures": found["rows"],
+        "cost_per_1000_changes": found["cost_per_1000_changes"],
+        "throttled": found["throttled"],
+        "driver_late_s": found["driver_late_s"],
+        "skipped": {},
+        "goal": GOAL,
+        "met": bool(verdicts) and all(verdicts),
+    }
+
+
+def table(found: dict[str, Any]) -> Table:
+    shown = Table(title="Stock movement → figure visible on the channel")
+    for column in (
+        "channel",
+        "changes",
+        "count",
+        "superseded",
+        "p50 s",
+        "p99 s",
+        "max s",
+        "not visible",
+        "met",
+    ):
+        shown.add_column(column, justify="left" if column in ("channel", "changes") else "right")
+    for row in found["rows"]:
+        met = row.get("met")
+        shown.add_row(
+            row["channel"],
+            row["changes_kind"],
+            str(row["changes"]),
+            str(row["superseded"]),
+            "—" if row["p50_s"] is None else f"{row['p50_s']:.2f}",
+            "—" if row["p99_s"] is None else f"{row['p99_s']:.2f}",
+            "—" if row["max_s"] is None else f"{row['max_s']:.2f}",
+            str(row["not_visible"]),
+            "—" if met is None else ("[green]yes[/]" if met else "[red]no[/]"),
+        )
+    cost = found["cost_per_1000_changes"]
+    shown.caption = (
+        f"per 1,000 changes: SP-API {cost['sp_api_calls_total']} calls {cost['sp_api_calls']}, "
+        f"Shopify query cost {cost['shopify_query_cost']} in {cost['shopify_calls']} calls; "
+        f"429s: {found['throttled']}"
+    )
+    return shown

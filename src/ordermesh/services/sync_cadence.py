@@ -1,0 +1,173 @@
+"""When to sync each channel account next, and how far back each sync reads.
+
+A channel whose order search has a tight usage plan (Amazon's searchOrders: one request per
+~3 minutes, 100 orders a page) pays a request per page, full or not, and a sync reads again
+what its overlap covers. Syncing such an account every minute spends most requests on nearly
+empty pages; so the account is synced when the orders expected since its last sync (from its
+recent rate) fill whole pages, never more often than its search bucket sustains, and never
+later than `max_lag`, which bounds how late an order is imported (the in-flight-demand margin
+of stock sync grows with that lag).
+
+Each sync's overlap is small (`ChannelSync.overlap`: the settle time already keeps the
+window clear of Amazon's two-minute eventual consistency). Every `deep_every` one sync reads
+back `deep_overlap` instead, so that a change Amazon shows later than the settle time and
+the overlap together is still brought in. That deep read costs `deep_overlap / deep_every`
+more pages and catches a late change only if it falls in its window; the inbox makes
+everything it reads twice a no-op.
+
+Channels without a usage plan on their order search (Shopify, whose webhooks bring most
+changes) keep the fixed `base` interval."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ordermesh.domain import commands as c
+from ordermesh.ports.clock import Clock
+from ordermesh.ports.marketplace import OrderCapacity
+from ordermesh.services.handlers.channels import SyncReport
+
+MAX_LAG = timedelta(minutes=10)
+"""Longest wait between two syncs of an account with orders flowing."""
+PAGE_FILL = 0.9
+"""Share of the pages' room the expected orders should fill: arrivals are random, and one
+order past a page's end costs a whole request."""
+RATE_WEIGHT = 0.7
+"""Weight of the newest sync in the account's running order rate."""
+DEEP_EVERY = timedelta(hours=4)
+DEEP_OVERLAP = timedelta(minutes=20)
+
+
+class Syncs(Protocol):
+    overlap: timedelta
+
+    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport: ...
+
+
+@dataclass
+class _Pace:
+    rate: float | None = None
+    """Changed orders per second of window, over the last syncs."""
+    last_deep: datetime | None = None
+    next_wait: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    report: SyncReport
+    wait: float
+    """Seconds until this account's next sync."""
+    deep: bool
+
+
+class SyncCadence:
+    def __init__(
+        self,
+        syncs: Syncs,
+        capacity: Callable[[str], OrderCapacity | None],
+        clock: Clock,
+        *,
+        base: timedelta,
+        max_lag: timedelta = MAX_LAG,
+        fill: float = PAGE_FILL,
+        deep_every: timedelta = DEEP_EVERY,
+        deep_overlap: timedelta = DEEP_OVERLAP,
+    ) -> None:
+        self.syncs, self.capacity, self.clock = syncs, capacity, clock
+        self.base, self.max_lag, self.fill = base, max_lag, fill
+        self.deep_every, self.deep_overlap = deep_every, deep_overlap
+        self._paces: dict[str, _Pace] = {}
+        self._lock = threading.Lock()
+
+    def _pace(self, account_id: str) -> _Pace:
+        with self._lock:
+            return self._paces.setdefault(account_id, _Pace())
+
+    def turn(self, account_id: str, actor: str = "ordermesh") -> Turn:
+        """Sync the account once (a deep read when one is due) and say when to come back."""
+        pace = self._pace(account_id)
+        now = self.clock.now()
+        if pace.last_deep is None:
+            pace.last_deep = now  # the first sync reads from the cursor as it stands
+        deep = now - pace.last_deep >= self.deep_every
+        report = self.syncs.sync(
+            c.SyncChannel(account_id, actor=actor), overlap=self.deep_overlap if deep else None
+        )
+        if deep and report.status == "synced":
+            pace.last_deep = now
+        took = (self.clock.now() - now).total_seconds()
+        pace.next_wait = self._next_wait(pace, report, self.capacity(account_id), took)
+        return Turn(report, pace.next_wait, deep)
+
+    def planned_wait(self, account_id: str) -> float:
+        """The wait planned after the account's last sync (0 before its first)."""
+        return self._pace(account_id).next_wait
+
+    def _next_wait(
+        self, pace: _Pace, report: SyncReport, capacity: OrderCapacity | None, took: float
+    ) -> float:
+        base = self.base.total_seconds()
+        if capacity is None or report.status != "synced":
+            # A failed window is read again from the same cursor; the client has backed off.
+            return base
+        if report.since is not None and report.until is not None:
+            window = (report.until - report.since).total_seconds()
+            if window >= 60:
+                seen = report.fetched / window
+                pace.rate = (
+                    seen
+                    if pace.rate is None
+                    else (RATE_WEIGHT * seen + (1 - RATE_WEIGHT) * pace.rate)
+                )
+        return next_wait(
+            pace.rate or 0.0,
+            capacity,
+            overlap=self.syncs.overlap.total_seconds(),
+            base=base,
+            max_lag=self.max_lag.total_seconds(),
+            fill=self.fill,
+            took=took,
+        )
+
+
+def next_wait(
+    rate: float,
+    capacity: OrderCapacity,
+    *,
+    overlap: float,
+    base: float,
+    max_lag: float,
+    fill: float = PAGE_FILL,
+    took: float = 0.0,
+) -> float:
+    """Seconds to wait before the next sync of an account changing `rate` orders a second.
+
+    The next window runs from this sync's start (less the overlap) to the next one's: `took`
+    (this sync's own time, waits for tokens included) plus the wait. The wait is chosen so
+    that the changes expected in that window fill `fill` of as many whole pages as fit
+    within `max_lag`. An account too quiet to fill one page within `max_lag` is synced at
+    `max_lag`: the fewest requests that keep the lag bounded.
+
+    The wait is then raised to what the search bucket takes to refill those pages, so that
+    syncs do not drain it, as long as the changes expected by then still fit those pages.
+    When they do not (the account changes about as many orders as its usage plan sustains,
+    or more: the order-rate warning says so), it is not raised, since syncing later would
+    only add a partial page: the sync waits for tokens between pages, in its own thread, and
+    the lag grows until the volume drops."""
+    page = max(capacity.page_size, 1)
+    if rate <= 0:
+        return max(max_lag - took, base)
+    pages = math.floor(rate * (max_lag + overlap) / page)
+    if pages == 0:
+        return max(max_lag - took, base)
+    filled = fill * pages * page / rate - overlap - took
+    rps = capacity.requests_per_second
+    refilled = pages / rps - took if rps > 0 else 0.0
+    if refilled > filled and rate * (refilled + took + overlap) <= pages * page:
+        return max(refilled, base)
+    return max(filled, base)

@@ -1,0 +1,105 @@
+"""The worker's channel syncs run one thread per account, beside the periodic jobs: an
+account whose sync waits minutes for Amazon's next token delays neither the other accounts
+nor the scheduler's jobs, and stopping the worker stops them all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from ordermesh.bootstrap import Ordermesh
+from ordermesh.entrypoints.worker import Job, Worker
+from ordermesh.services.handlers.channels import SyncReport
+from ordermesh.services.sync_cadence import Turn
+from tests.builders.catalogue import a_location, a_product, stock
+from tests.builders.ordermesh import ManualClock, an_ordermesh
+from tests.integration.test_stock_sync_jobs import (
+    Channels,
+    listed,
+    sold_on_amazon_in_the_hour_before_its_last_sync,
+)
+
+
+class Cadence:
+    """Stands in for `om.sync_cadence`: the slow account's sync holds until released."""
+
+    def __init__(self, slow: str) -> None:
+        self.slow = slow
+        self.release = threading.Event()
+        self.turns: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def turn(self, account_id: str, actor: str = "ordermesh") -> Turn:
+        with self.lock:
+            self.turns[account_id] = self.turns.get(account_id, 0) + 1
+        if account_id == self.slow:
+            self.release.wait(30)  # waiting for a rate-limit token
+        return Turn(SyncReport(account_id, "synced"), 0.05, deep=False)
+
+
+def _account(om: Ordermesh, channel: str, name: str) -> str:
+    return om.channel_adapters.accounts.register(
+        channel=channel,
+        name=name,
+        settings={},
+        secrets={"token": "x"},
+        sync_from=datetime(2026, 11, 23, tzinfo=UTC),
+    ).id
+
+
+def test_a_sync_waiting_for_a_token_holds_back_neither_other_accounts_nor_periodic_jobs(om):
+    slow = _account(om, "amazon", "Amazon US")
+    quick = _account(om, "shopify", "Shop")
+    cadence = Cadence(slow)
+    om.sync_cadence = cadence  # type: ignore[assignment]
+    ran = threading.Event()
+    worker = Worker(om)
+    worker.jobs = [Job("a periodic job", 0.05, ran.set)]
+    stop = worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while cadence.turns.get(quick, 0) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cadence.turns.get(quick, 0) >= 5, "the other account syncs at its own pace"
+        assert cadence.turns[slow] == 1, "still waiting for its token"
+        assert ran.wait(5), "the scheduler's jobs run meanwhile"
+    finally:
+        cadence.release.set()
+        started = time.monotonic()
+        stop()
+    assert time.monotonic() - started < 5
+    assert not any(t.is_alive() for t in worker._syncers.values()), "every sync thread stopped"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def om_at(database_url: str, clock: ManualClock) -> Iterator[Ordermesh]:
+    with an_ordermesh(database_url, clock, channel_sync_seconds=60) as app:
+        a_location(app, "WH1")
+        yield app
+
+
+def test_amazon_holds_back_what_it_may_sell_until_the_sync_the_cadence_plans(om_at, clock):
+    om = om_at
+    channels = Channels(om)
+    amazon, _ = channels.add("amazon", "Amazon DE")
+    a_product(om, "MUG")
+    on_amazon = listed(om, "MUG", amazon)
+    stock(om, "MUG", 100)
+    sold_on_amazon_in_the_hour_before_its_last_sync(om, clock, amazon, on_amazon)
+    clock.advance(minutes=4)
+    stock(om, "MUG", 1)
+    assert om.stock_sync.explain(amazon, on_amazon).explanation.margin == 1, "4 + 1 min"
+
+    # The cadence stretched this account's syncs: the next one is 11 minutes away.
+    om.in_flight_demand.planned_wait = lambda account: 660.0 if account == amazon else 0.0
+    stock(om, "MUG", 1)
+    assert om.stock_sync.explain(amazon, on_amazon).explanation.margin == 3, "12/h × 15 min"

@@ -1,0 +1,116 @@
+"""When the worker syncs an account next: pages filled within the usage plan and a maximum
+lag, a deep read now and then, and the fixed interval for channels without a usage plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ordermesh.domain import commands as c
+from ordermesh.ports.marketplace import OrderCapacity
+from ordermesh.services.handlers.channels import SyncReport
+from ordermesh.services.sync_cadence import SyncCadence, next_wait
+
+SEARCH_ORDERS = OrderCapacity("searchOrders", 0.0056, 20, 100)
+"""Amazon's searchOrders: one request per 178.6 s sustained, 100 orders a page."""
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def wait(rate: float, **options: float) -> float:
+    return next_wait(
+        rate,
+        SEARCH_ORDERS,
+        overlap=options.get("overlap", 30.0),
+        base=60.0,
+        max_lag=600.0,
+        took=options.get("took", 0.0),
+    )
+
+
+def test_an_account_too_quiet_to_fill_a_page_is_synced_at_the_maximum_lag():
+    assert wait(0.0) == 600.0
+    assert wait(0.1) == 600.0, "63 orders in 10 minutes: one partial page, as late as allowed"
+    assert wait(0.1, took=20.0) == 580.0
+
+
+def test_a_busy_account_is_synced_when_its_orders_fill_whole_pages_within_the_plan():
+    # 1,800 orders an hour: three pages fit in 10 minutes; the bucket refills three tokens
+    # in 536 s, by when 283 orders (3 pages) have changed.
+    assert wait(0.5) == pytest.approx(3 / 0.0056)
+    assert 0.5 * (wait(0.5) + 30) <= 300
+    # 720 an hour: one page fits in 10 minutes; 90 orders in 420 s plus the overlap.
+    assert wait(0.2) == pytest.approx(420.0)
+
+
+def test_an_account_beyond_its_usage_plan_gets_full_pages_and_waits_for_tokens():
+    # 2,340 changes an hour against 2,016 sustainable: raising the wait to the bucket's
+    # refill would only add a partial page.
+    assert wait(0.65) == pytest.approx(0.9 * 400 / 0.65 - 30)
+    assert wait(0.65) < 4 / 0.0056
+
+
+def test_however_busy_the_account_the_wait_fills_pages_within_the_maximum_lag():
+    assert wait(50.0) == pytest.approx(0.9 * 630 - 30, abs=1)
+    assert next_wait(50.0, SEARCH_ORDERS, overlap=30.0, base=60.0, max_lag=60.0) == 60.0, (
+        "never more often than the base interval"
+    )
+
+
+class Syncs:
+    overlap = timedelta(seconds=30)
+
+    def __init__(self, clock: list[datetime]) -> None:
+        self.clock = clock
+        self.overlaps: list[timedelta | None] = []
+        self.status = "synced"
+        self.fetched = 0
+
+    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport:
+        self.overlaps.append(overlap)
+        until = self.clock[0] - timedelta(seconds=150)
+        since = until - timedelta(seconds=600) - (overlap or self.overlap)
+        return SyncReport(cmd.account, self.status, since, until, fetched=self.fetched)
+
+
+class Clock:
+    def __init__(self, at: list[datetime]) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at[0]
+
+
+def test_a_deep_read_every_few_hours_and_the_rate_learned_from_the_syncs():
+    at = [T0]
+    syncs = Syncs(at)
+    cadence = SyncCadence(
+        syncs,
+        lambda _: SEARCH_ORDERS,
+        Clock(at),
+        base=timedelta(seconds=60),
+        deep_every=timedelta(hours=4),
+        deep_overlap=timedelta(minutes=20),
+    )
+    syncs.fetched = 315  # 0.5 orders a second over the 630 s window
+    turns = []
+    for _ in range(30):
+        turns.append(cadence.turn("A"))
+        at[0] += timedelta(seconds=turns[-1].wait)
+    assert turns[0].wait == pytest.approx(3 / 0.0056)
+    deep = [n for n, t in enumerate(turns) if t.deep]
+    assert len(deep) == 1
+    assert at[0] - T0 > timedelta(hours=4)
+    assert syncs.overlaps[deep[0]] == timedelta(minutes=20)
+    assert syncs.overlaps.count(None) == 29
+
+
+def test_a_failed_sync_or_a_channel_without_a_usage_plan_keeps_the_base_interval():
+    at = [T0]
+    syncs = Syncs(at)
+    plain = SyncCadence(syncs, lambda _: None, Clock(at), base=timedelta(seconds=60))
+    syncs.fetched = 300
+    assert plain.turn("shop").wait == 60.0
+    amazon = SyncCadence(syncs, lambda _: SEARCH_ORDERS, Clock(at), base=timedelta(seconds=60))
+    syncs.status = "failed"
+    assert amazon.turn("A").wait == 60.0
