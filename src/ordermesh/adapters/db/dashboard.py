@@ -37,9 +37,10 @@ SETTLE = timedelta(minutes=5)
 transaction commits, so one stamped earlier than the watermark may still become visible
 after it; five minutes is far longer than any import transaction. Pages count the orders
 after the watermark themselves, so this delay never shows."""
-CHUNK = 5_000
+CHUNK = 500
 """Orders folded per transaction: catching up on a big back-fill never holds the write lock
-long."""
+long: on SQLite every write waits for it, so a fold of thousands of orders (thousands of
+upserted day × SKU rows) would show up as a stall in the API's write latency."""
 KEEP = 50
 """Rows kept in a snapshot: more than any panel shows."""
 SKU_DAYS_KEPT = 40
