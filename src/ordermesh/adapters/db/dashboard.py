@@ -37,10 +37,11 @@ SETTLE = timedelta(minutes=5)
 transaction commits, so one stamped earlier than the watermark may still become visible
 after it; five minutes is far longer than any import transaction. Pages count the orders
 after the watermark themselves, so this delay never shows."""
-CHUNK = 500
-"""Orders folded per transaction: catching up on a big back-fill never holds the write lock
-long: on SQLite every write waits for it, so a fold of thousands of orders (thousands of
-upserted day × SKU rows) would show up as a stall in the API's write latency."""
+CHUNK = {"sqlite": 500, "postgresql": 5_000}
+"""Orders folded per transaction. On SQLite every write waits for the one write lock, so a
+fold of thousands of orders (thousands of upserted day × SKU rows) would show up as a stall in
+the API's write latency; PostgreSQL locks rows, and there fewer, bigger chunks catch a big
+back-fill up faster."""
 KEEP = 50
 """Rows kept in a snapshot: more than any panel shows."""
 SKU_DAYS_KEPT = 40
@@ -114,7 +115,7 @@ class DashboardFigures:
             start = _watermark(conn)
         while start is None or start < target:
             with self.db.reader.connect() as conn:
-                end = _chunk_end(conn, start, target)
+                end = _chunk_end(conn, start, target, CHUNK[self.db.dialect])
                 rows = conn.execute(_new_lines(start, end)).all()
             try:
                 total += self._fold(start, end, rows)
@@ -335,12 +336,12 @@ def _snapshot(conn: Connection, name: str) -> dict[str, Any] | None:
     return None if row is None else dict(row[0])
 
 
-def _chunk_end(conn: Connection, start: datetime | None, target: datetime) -> datetime:
-    """Where a chunk of `CHUNK` orders after `start` ends (at most `target`)."""
+def _chunk_end(conn: Connection, start: datetime | None, target: datetime, size: int) -> datetime:
+    """Where a chunk of `size` orders after `start` ends (at most `target`)."""
     query = select(_o.created_at).where(_o.created_at < target)
     if start is not None:
         query = query.where(_o.created_at >= start)
-    row = conn.execute(query.order_by(_o.created_at).offset(CHUNK).limit(1)).first()
+    row = conn.execute(query.order_by(_o.created_at).offset(size).limit(1)).first()
     if row is None or (start is not None and row[0] <= start):
         return target
     end: datetime = row[0]
