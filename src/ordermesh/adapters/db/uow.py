@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ordermesh.adapters.db.engine import Database
@@ -64,16 +65,7 @@ class SqlAlchemyUnitOfWork:
             self.conn = self.group.conn
             self.tx = _Savepoint(self.group.cursor)
         else:
-            lock = self.db.write_lock
-            if lock is not None:
-                lock.acquire()
-            try:
-                self.conn = self.db.writer.connect()
-                self.tx = self.conn.begin()
-            except BaseException:
-                if lock is not None:
-                    lock.release()
-                raise
+            self.conn, self.tx = _begin_writing(self.db)
         self.driver = Driver(self.conn, defer=True)
         self.catalogue = SqlCatalogueRepository(self.conn, self.clock, self.driver)
         self.locations = SqlLocationRepository(self.conn, self.clock, self.driver)
@@ -198,16 +190,7 @@ class SqlWriteGroup:
         self._wake = False
 
     def __enter__(self) -> SqlWriteGroup:
-        lock = self.db.write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            self.conn = self.db.writer.connect()
-            self.tx = self.conn.begin()
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
+        self.conn, self.tx = _begin_writing(self.db)
         self.dbapi: Any = self.conn.connection.driver_connection
         self.cursor = self.dbapi.cursor()
         self._wake = False
@@ -237,3 +220,18 @@ class SqlWriteGroup:
         self.tx.commit()
         if self._wake:
             self.wakeup.wake()
+
+
+def _begin_writing(db: Database) -> tuple[Connection, Any]:
+    """Take the process's write lock (SQLite), then a writer connection in a transaction;
+    the lock is given back if the connection or the transaction cannot be had."""
+    lock = db.write_lock
+    if lock is not None:
+        lock.acquire()
+    try:
+        conn = db.writer.connect()
+        return conn, conn.begin()
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
