@@ -13,6 +13,12 @@ from typing import Any, Protocol
 from ordermesh.domain.commands import ChannelOrder
 
 
+def source_of(account_id: str, channel: str) -> str:
+    """Inbox source of an account's order versions, whichever way they came (poll, webhook,
+    notification, back-fill): one source, so a version seen twice is stored once."""
+    return f"{channel}:{account_id}"
+
+
 class AccountStatus:
     ACTIVE = "active"
     NEEDS_REAUTHORISATION = "needs_reauthorisation"

@@ -23,6 +23,7 @@ from ordermesh.ports.channels import (
     NeedsReauthorisation,
     OrderVersion,
     Unreadable,
+    source_of,
 )
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.marketplace import BackfillProgress, OrderBackfill, OrderVersions
@@ -32,7 +33,6 @@ from ordermesh.services.handlers.channels import (
     SyncReport,
     imports,
     not_imported,
-    source_of,
     started_report,
 )
 

@@ -23,6 +23,7 @@ from ordermesh.ports.channels import (
     NeedsReauthorisation,
     OrderVersion,
     Unreadable,
+    source_of,
 )
 from ordermesh.ports.clock import Clock
 from ordermesh.services.handlers.orders import ImportResult
@@ -54,11 +55,6 @@ class SyncReport:
     """`order id: reason` for each order the connector could not translate."""
     error: str | None = None
     cursor: datetime | None = None
-
-
-def source_of(account_id: str, channel: str) -> str:
-    """Inbox source of an account's order payloads."""
-    return f"{channel}:{account_id}"
 
 
 SETTLE_SETTING = "sync_settle_seconds"

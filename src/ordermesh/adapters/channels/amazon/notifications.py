@@ -45,7 +45,13 @@ from ordermesh.adapters.db.engine import Database
 from ordermesh.domain.commands import ChannelLine, ChannelOrder, Command, ImportOrder, ImportOrders
 from ordermesh.domain.errors import DomainError
 from ordermesh.domain.orders import FulfilledBy
-from ordermesh.ports.channels import ChannelAccount, ChannelError, OrderVersion, Unreadable
+from ordermesh.ports.channels import (
+    ChannelAccount,
+    ChannelError,
+    OrderVersion,
+    Unreadable,
+    source_of,
+)
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.storage import UnitOfWork
 
@@ -79,7 +85,7 @@ def notification_source(account_id: str) -> str:
 def order_source(account_id: str) -> str:
     """Inbox source of an account's order versions: the one the sync uses, so a version that
     came by notification and by poll is stored once."""
-    return f"{CHANNEL}:{account_id}"
+    return source_of(account_id, CHANNEL)
 
 
 class Accounts(Protocol):

@@ -35,7 +35,13 @@ from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import Database
 from ordermesh.domain.commands import Command, ImportOrder, ImportOrders
 from ordermesh.domain.errors import DomainError
-from ordermesh.ports.channels import ChannelAccount, ChannelError, OrderVersion, Unreadable
+from ordermesh.ports.channels import (
+    ChannelAccount,
+    ChannelError,
+    OrderVersion,
+    Unreadable,
+    source_of,
+)
 from ordermesh.ports.clock import Clock
 from ordermesh.ports.storage import UnitOfWork
 
@@ -81,7 +87,7 @@ def webhook_source(account_id: str) -> str:
 def order_source(account_id: str) -> str:
     """Inbox source of an account's order versions: the one the sync uses, so a version that
     came by webhook and by poll is stored once."""
-    return f"{CHANNEL}:{account_id}"
+    return source_of(account_id, CHANNEL)
 
 
 class Accounts(Protocol):
