@@ -9,7 +9,6 @@ import functools
 import importlib.util
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
@@ -29,6 +28,7 @@ if importlib.util.find_spec("ordermesh.sandbox") is None:
 
 import uvicorn  # noqa: E402
 
+from ordermesh.entrypoints.serving import serve_in_thread  # noqa: E402
 from ordermesh.sandbox.amazon import ManualClock, SandboxConfig, create_app  # noqa: E402
 from ordermesh.sandbox.amazon.sandbox import Sandbox  # noqa: E402
 
@@ -201,18 +201,8 @@ class SpApiClient:
 
 
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
+    served = serve_in_thread(app, name="the sandbox")
+    return served.server, served.thread, served.url
 
 
 StartSandbox = Callable[..., RunningSandbox]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from ordermesh.entrypoints.serving import serve_in_thread
 from ordermesh.sandbox.shopify import API_VERSION, ManualClock, SandboxConfig, create_app
 
 TOKEN = "shpat_contract_test_token"
@@ -111,21 +110,8 @@ class RunningSandbox:
 
 
 def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio", http="h11")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}"
+    served = serve_in_thread(app, name="the sandbox")
+    return served.server, served.thread, served.url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from ordermesh.adapters.db.uow import SqlAlchemyUnitOfWork
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.entrypoints.api.app import create_app as create_api
 from ordermesh.entrypoints.api.routes import shopify_webhooks
+from ordermesh.entrypoints.serving import loopback_socket, serve_in_thread, url_of
 from ordermesh.ports.channels import AccountStatus, ChannelAccount
 from ordermesh.sandbox.shopify import API_VERSION, ManualClock, SandboxConfig, create_app
 
@@ -38,29 +38,15 @@ DOMAIN = "ordermesh-test.myshopify.com"
 
 def bind() -> tuple[socket.socket, str]:
     """A loopback socket for a server to come: its URL is known before the server starts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
+    return sock, url_of(sock)
 
 
 def serve(
     app: Any, sock: socket.socket | None = None
 ) -> tuple[uvicorn.Server, threading.Thread, str]:
-    if sock is None:
-        sock, _ = bind()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio", http="h11")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}"
+    served = serve_in_thread(app, sock, name="the server")
+    return served.server, served.thread, served.url
 
 
 @dataclass

@@ -82,12 +82,6 @@ def notification_source(account_id: str) -> str:
     return f"{CHANNEL}-notification:{account_id}"
 
 
-def order_source(account_id: str) -> str:
-    """Inbox source of an account's order versions: the one the sync uses, so a version that
-    came by notification and by poll is stored once."""
-    return source_of(account_id, CHANNEL)
-
-
 class Accounts(Protocol):
     def list(self, channel: str | None = None) -> list[dict[str, Any]]: ...
     def get(self, account_id: str) -> ChannelAccount: ...
@@ -512,5 +506,8 @@ def _secret(account: ChannelAccount) -> str:
 
 def _command(account_id: str, version: OrderVersion) -> ImportOrder:
     return ImportOrder(
-        version.order, source=order_source(account_id), key=version.key, payload=version.payload
+        version.order,
+        source=source_of(account_id, CHANNEL),
+        key=version.key,
+        payload=version.payload,
     )

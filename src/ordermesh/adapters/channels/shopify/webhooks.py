@@ -84,12 +84,6 @@ def webhook_source(account_id: str) -> str:
     return f"{CHANNEL}-webhook:{account_id}"
 
 
-def order_source(account_id: str) -> str:
-    """Inbox source of an account's order versions: the one the sync uses, so a version that
-    came by webhook and by poll is stored once."""
-    return source_of(account_id, CHANNEL)
-
-
 class Accounts(Protocol):
     def list(self, channel: str | None = None) -> list[dict[str, Any]]: ...
     def get(self, account_id: str) -> ChannelAccount: ...
@@ -312,7 +306,7 @@ class ShopifyWebhooks:
                         tuple(
                             ImportOrder(
                                 v.order,
-                                source=order_source(d.account_id),
+                                source=source_of(d.account_id, CHANNEL),
                                 key=v.key,
                                 payload=v.payload,
                             )
@@ -395,7 +389,7 @@ class ShopifyWebhooks:
                 (
                     ImportOrder(
                         version.order,
-                        source=order_source(account_id),
+                        source=source_of(account_id, CHANNEL),
                         key=version.key,
                         payload=version.payload,
                     ),
