@@ -3,7 +3,7 @@ simulated flash sale (the harness itself is `ordermesh.simulation.flash_sale`, w
 `ordermesh simulate flash-sale` runs too).
 
 Full size: 1,000 SKUs with 1–5 units each on Amazon and Shopify sandboxes with their real rate
-limits, 10 minutes, the four modes side by side. Quick: 40 SKUs for 12 seconds, where Amazon's
+limits, 10 minutes, the four modes one after another (about 55 minutes). Quick: 40 SKUs for 12 seconds, where Amazon's
 orders cannot even be imported yet (its searches lag two minutes), so the count comes from the
 channels' ground truth: a smoke test of the harness, not a figure."""
 

@@ -122,3 +122,21 @@ def test_a_mode_is_realtime_or_an_interval_in_seconds() -> None:
     for wrong in ("interval-", "interval-0", "every-60", "interval-1.5"):
         with pytest.raises(ValueError, match="unknown mode"):
             flash_sale.interval_of(wrong)
+
+
+def test_each_oversold_order_is_timed_from_the_sale_that_took_the_last_unit() -> None:
+    stock = {"A": 1, "B": 2}
+    sales = [
+        (10.0, "shopify", "A"),  # the last unit of A
+        (12.5, "amazon", "A"),  # 2.5 s later Amazon still showed it
+        (20.0, "amazon", "B"),
+        (21.0, "shopify", "B"),  # B gone
+        (30.0, "amazon", "B"),  # 9 s late
+        (31.0, "amazon", "B"),  # 10 s late
+    ]
+
+    found = flash_sale.oversell_delays(stock, sales)
+
+    assert found == {
+        "amazon": {"oversells": 3, "median_seconds": 9.0, "p90_seconds": 10.0},
+    }

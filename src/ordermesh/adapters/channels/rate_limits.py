@@ -21,6 +21,12 @@ _b = t.rate_limit_buckets.c
 _CAS_ATTEMPTS = 20
 _EPSILON = 1e-9
 _MIN_WAIT = 0.001
+KEPT_BACK = 1.0
+"""Tokens every bucket of a burst of two or more keeps back. A request reaches the channel a
+little after it took its token, and not always equally later (a thread switch, a busy event
+loop): two requests spaced exactly 1/rate apart here can arrive closer together there, and at
+full pace the second is refused (a flash sale drew 23 429s in 1,489 patches). One token in
+hand absorbs up to 1/rate of such jitter and costs one request of the burst, none of the rate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +66,13 @@ class SqlTokenBuckets:
                 return None
             elapsed = max(0.0, (now - row.updated_at).total_seconds())
             available = min(row.burst, row.tokens + elapsed * row.rate)
-            if available < 1.0 - _EPSILON:
+            needed = 1.0 + (KEPT_BACK if row.burst >= 2 else 0.0)
+            if available < needed - _EPSILON:
                 if row.rate <= 0:
                     return 60.0
                 # Never less than a millisecond: a wait that rounds to no time at all would
                 # spin on a clock that counts in microseconds.
-                return max(_MIN_WAIT, (1.0 - available) / row.rate)
+                return max(_MIN_WAIT, (needed - available) / row.rate)
             taken = conn.execute(
                 update(t.rate_limit_buckets)
                 .where(

@@ -70,6 +70,7 @@ class Driver:
         self.pending: list[tuple[str, Sequence[Sequence[Any]]]] = []
         self.prefetched_kinds: list[Any] | None = None
         self.prefetched_stock: tuple[set[str], list[Any]] | None = None
+        self.prefetched_listings: tuple[frozenset[str], list[Any]] | None = None
         self._info = conn.info
         if defer:
             conn.info[PENDING_WRITES] = self._before_sqlalchemy
@@ -91,7 +92,7 @@ class Driver:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
         if not statement.startswith("SELECT"):
             self.flush()
-            self.forget_reads()
+            self.forget_reads(statement)
         elif any(_may_read(statement, sql) for sql, _ in self.pending):
             # A read waits only for the queued writes to tables it names (the stock
             # movements of an allocation need not go ahead of the listings query).
@@ -101,37 +102,62 @@ class Driver:
 
     def prefetch(self, statement: str, params: Sequence[Any], skus: Sequence[str]) -> list[Any]:
         """Run `statement` (the SKUs asked about) and, in the same round trip, read the stock
-        of `skus` and the locations' kinds, kept for this transaction until its next write.
+        of `skus`, the locations' kinds and the channel listings whose figures depend on
+        `skus`: the stock kept for this transaction until its next write, the listings until
+        a write to the listings or bundles.
 
         Allocation reads without locks and applies its plan with guarded updates, so figures
-        read a moment earlier in the same round trip are as good as figures read later."""
+        read a moment earlier in the same round trip are as good as figures read later; the
+        stock sync that follows the reservation asks which listings the moved SKUs feed."""
         self.flush()
         where, stock_params = self.among("sku", skus)
-        # One statement rather than three in a pipeline: psycopg sends and waits for each
+        own, own_params = self.among("sku", skus)
+        part, part_params = self.among("component_sku", skus)
+        # One statement rather than four in a pipeline: psycopg sends and waits for each
         # pipelined statement on its own, which costs more client time than the server's
         # work on these reads. Each row is tagged with the part it answers.
         combined = (
-            f"SELECT 0, q.* FROM ({statement}) q "
-            f"UNION ALL SELECT 1, {_AVAILABLE.removeprefix('SELECT ').format(where=where)} "
-            f"UNION ALL SELECT 2, code, kind, NULL FROM locations"
+            f"SELECT 0, q.*, NULL, NULL FROM ({statement}) q "
+            "UNION ALL SELECT 1, sku, location, on_hand - reserved, NULL, NULL "
+            f"FROM stock_levels WHERE {where} "
+            "UNION ALL SELECT 2, code, kind, NULL, NULL, NULL FROM locations "
+            "UNION ALL SELECT 3, channel_account, channel_sku, NULL, sku, fulfilled_by "
+            + LISTINGS_OF.format(own=own, part=part).removeprefix(_LISTING_COLUMNS)
         )
         rows: list[Any] = []
         stock: list[Any] = []
         kinds: list[Any] = []
-        for part, a, b, c in self.execute(combined, [*params, *stock_params]).fetchall():
-            if part == 0:
+        listings: list[Any] = []
+        for tag, a, b, c, d, e in self.execute(
+            combined, [*params, *stock_params, *own_params, *part_params]
+        ).fetchall():
+            if tag == 0:
                 rows.append((a, b, c))
-            elif part == 1:
+            elif tag == 1:
                 stock.append((a, b, c))
-            else:
+            elif tag == 2:
                 kinds.append((a, b))
+            else:
+                listings.append((a, b, d, e))
         self.prefetched_stock = (set(skus), stock)
         self.prefetched_kinds = kinds
+        self.prefetched_listings = (frozenset(skus), listings)
         return rows
 
-    def forget_reads(self) -> None:
+    def listings_of(self, skus: Collection[str]) -> list[Any] | None:
+        """The prefetched `LISTINGS_OF` rows when they answer for exactly these SKUs."""
+        found = self.prefetched_listings
+        if found is None or found[0] != frozenset(skus):
+            return None
+        return found[1]
+
+    def forget_reads(self, statement: str | None = None) -> None:
+        """Drop what a write may have changed: stock and locations after any write, the
+        listings only after a write that names them (or one we cannot see: `None`)."""
         self.prefetched_stock = None
         self.prefetched_kinds = None
+        if statement is None or "channel_listings" in statement or "bundle_components" in statement:
+            self.prefetched_listings = None
 
     def _before_sqlalchemy(self) -> None:
         # Whatever SQLAlchemy runs may change stock or locations: prefetched reads expire.
@@ -141,7 +167,7 @@ class Driver:
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        self.forget_reads()
+        self.forget_reads(statement)
         if self.defer:
             self.pending.append((self.sql(statement), rows))
         else:
@@ -151,7 +177,7 @@ class Driver:
         """Run one statement per row and say how many rows each touched; on PostgreSQL all in
         one round trip, still executed one after the other in the given order."""
         self.flush()
-        self.forget_reads()
+        self.forget_reads(statement)
         sql = self.sql(statement)
         if not rows:
             return []
@@ -302,6 +328,13 @@ def json_text(value: Any) -> str:
 
 _KINDS = "SELECT code, kind FROM locations"
 _AVAILABLE = "SELECT sku, location, on_hand - reserved FROM stock_levels WHERE {where}"
+_LISTING_COLUMNS = "SELECT channel_account, channel_sku, sku, fulfilled_by "
+LISTINGS_OF = (
+    _LISTING_COLUMNS + "FROM channel_listings WHERE {own} "
+    "OR sku IN (SELECT bundle_sku FROM bundle_components WHERE {part})"
+)
+"""The channel listings whose figures depend on some SKUs: their own, and the bundles' made
+of them."""
 
 
 # -- catalogue -----------------------------------------------------------------------------

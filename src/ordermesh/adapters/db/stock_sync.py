@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import Database
 from ordermesh.adapters.db.outbox import backoff
-from ordermesh.adapters.db.repositories import Driver
+from ordermesh.adapters.db.repositories import LISTINGS_OF, Driver
 from ordermesh.domain.availability import (
     DEFAULT_LOW_STOCK,
     BufferOverride,
@@ -91,10 +91,6 @@ def _json_list(value: Any) -> tuple[str, ...] | None:
     return tuple(value) if value is not None else None
 
 
-_LISTINGS = (
-    "SELECT channel_account, channel_sku, sku, fulfilled_by FROM channel_listings WHERE {own} "
-    "OR sku IN (SELECT bundle_sku FROM bundle_components WHERE {part})"
-)
 _PRODUCTS = (
     "SELECT p.sku, p.low_stock_threshold, b.component_sku, b.quantity FROM products p "
     "LEFT JOIN bundle_components b ON b.bundle_sku = p.sku WHERE {skus}"
@@ -217,12 +213,15 @@ def load_picture(
     Runs after every stock movement, so it is five statements on the driver's own cursor."""
     wanted = sorted(set(skus))
     rows: list[Any] = []
-    if wanted:
+    prefetched = driver.listings_of(wanted) if wanted else None
+    if prefetched is not None:
+        rows = prefetched
+    elif wanted:
         for chunk in _chunks(wanted, 2000):
             own, own_params = driver.among("sku", chunk)
             part, part_params = driver.among("component_sku", chunk)
             rows += driver.execute(
-                _LISTINGS.format(own=own, part=part), [*own_params, *part_params]
+                LISTINGS_OF.format(own=own, part=part), [*own_params, *part_params]
             ).fetchall()
     else:
         rows = driver.execute(
@@ -551,7 +550,10 @@ class SqlPushQueue:
                 *([_p.urgent.is_(True)] if urgent_only else []),
                 *([_p.urgent.is_(False)] if bulk_only else []),
             )
-            .order_by(_p.urgent.desc(), _p.enqueued_at, _p.channel_sku)
+            # Among urgent pushes the lowest figures first: a listing whose stock is gone
+            # (0) costs an oversell for every second it waits, one going from 3 to 2 does not
+            # yet.
+            .order_by(_p.urgent.desc(), _p.quantity, _p.enqueued_at, _p.channel_sku)
             .limit(limit)
         )
         if not self.db.is_sqlite:
@@ -582,7 +584,7 @@ class SqlPushQueue:
                     _p.enqueued_at,
                 )
             ).all()
-        rows = sorted(rows, key=lambda r: (not r.urgent, r.enqueued_at, r.channel_sku))
+        rows = sorted(rows, key=lambda r: (not r.urgent, r.quantity, r.enqueued_at, r.channel_sku))
         return [Push(*row[:7]) for row in rows]
 
     def settle(self, pushes: Sequence[Push], results: Mapping[str, PushResult]) -> None:

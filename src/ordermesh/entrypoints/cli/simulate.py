@@ -30,9 +30,16 @@ def simulate_flash_sale(
         help="After the sale, how long ordermesh may take to import every order (Amazon shows "
         "them minutes late); past it, oversells are counted from the channels' ground truth.",
     ),
+    parallel: int = typer.Option(
+        1,
+        "--parallel",
+        min=1,
+        help="Modes run at once. More is quicker, but modes sharing the cores slow each "
+        "other's ordermesh: only one at a time gives figures to compare.",
+    ),
 ) -> None:
     """Sell scarce stock on Amazon and Shopify at once and count the oversells of each way of
-    syncing stock. All modes run side by side, each on its own sandboxes and database."""
+    syncing stock. Each mode runs on its own sandboxes and database, one after another."""
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     try:
         for mode in chosen:
@@ -44,6 +51,7 @@ def simulate_flash_sale(
         flash_sale.Scenario(minutes=minutes, seed=seed, skus=skus, settle_seconds=settle_seconds),
         chosen,
         say=lambda line: console.print(line, highlight=False),
+        parallel=parallel,
     )
     written = report.write_json(result, out_file)
     picture = report.plot(result, out_file.with_suffix(".png"))

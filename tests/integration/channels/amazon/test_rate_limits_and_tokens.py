@@ -40,7 +40,8 @@ def test_workers_on_two_connections_never_spend_the_same_token(database_url: str
         for thread in threads:
             thread.join()
 
-        assert len(granted) == 20, "exactly Amazon's burst, however the workers interleave"
+        # Amazon's burst less the token kept back for jitter, however the workers interleave.
+        assert len(granted) == 19
         wait = buckets[0].take(KEY, SEARCH_ORDERS)
         assert 178 < wait < 180, "told to wait for the next token (1 / 0.0056 s)"
 
@@ -57,7 +58,7 @@ def test_a_higher_rate_announced_by_amazon_is_used_from_then_on(database_url: st
     db = connect(database_url, pool_size=2)
     try:
         bucket = SqlTokenBuckets(db, clock)
-        for _ in range(20):
+        for _ in range(19):
             assert bucket.take(KEY, SEARCH_ORDERS) == 0.0
 
         bucket.adjust_rate(KEY, 0.5)

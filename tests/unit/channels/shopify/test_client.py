@@ -212,10 +212,38 @@ def test_a_refused_query_says_why() -> None:
 def test_clients_of_one_shop_share_its_bucket() -> None:
     clock = Time()
     pacer = CostPacer(clock.monotonic)
-    pacer.observe(ThrottleStatus(maximum_available=1000, currently_available=100, restore_rate=50))
-    pacer.spend(100)
+    pacer.observe(ThrottleStatus(maximum_available=1000, currently_available=200, restore_rate=50))
 
-    assert pacer.wait_for(100) == pytest.approx(2.1)
+    assert pacer.take(100) == 0.0
+    # 100 left, and 200 wanted with a tenth of a second to spare: nothing spent meanwhile.
+    assert pacer.take(200) == pytest.approx(2.1)
     clock.now += 1.0
-    assert pacer.wait_for(100) == pytest.approx(1.1)
-    assert pacer.available() == pytest.approx(50.0)
+    assert pacer.take(200) == pytest.approx(1.1)
+    assert pacer.available() == pytest.approx(150.0)
+
+
+def test_an_answer_does_not_give_back_points_another_query_in_flight_has_spent() -> None:
+    clock = Time()
+    pacer = CostPacer(clock.monotonic)
+    pacer.observe(ThrottleStatus(maximum_available=1000, currently_available=1000, restore_rate=50))
+    assert pacer.take(400) == 0.0  # the push loop's query
+    assert pacer.take(400) == 0.0  # the sync's, sent before the first is answered
+
+    # Shopify answers the first having counted only that one.
+    pacer.observe(
+        ThrottleStatus(maximum_available=1000, currently_available=600, restore_rate=50), 400
+    )
+
+    assert pacer.available() == pytest.approx(200.0)
+    assert pacer.take(400) > 0
+
+
+def test_a_query_that_failed_is_no_longer_counted_in_flight() -> None:
+    clock = Time()
+    pacer = CostPacer(clock.monotonic)
+    assert pacer.take(300) == 0.0
+    pacer.settle(300)
+
+    pacer.observe(ThrottleStatus(maximum_available=1000, currently_available=1000, restore_rate=50))
+
+    assert pacer.available() == pytest.approx(1000.0)

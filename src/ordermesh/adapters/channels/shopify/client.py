@@ -98,21 +98,37 @@ class _Bucket:
 
 
 class CostPacer:
-    """A model of one shop's cost bucket: how long to wait before a query of a given cost."""
+    """A model of one shop's cost bucket: how long to wait before a query of a given cost.
+
+    Shared by every thread that talks to the shop (the push loop, the sync, shipments,
+    reconciliation), so checking the room and spending it is one step under the lock, or two
+    threads would both see room for one query. The figure Shopify reports comes back with each
+    answer and replaces the model, less the cost of queries still in flight: an answer that
+    overtakes another query's would otherwise hand back points that query has already spent
+    (that race alone drew tens of THROTTLED answers in a flash sale)."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._bucket: _Bucket | None = None
+        self._in_flight = 0.0
         self._lock = threading.Lock()
 
-    def observe(self, status: ThrottleStatus) -> None:
+    def observe(self, status: ThrottleStatus, spent: float = 0.0) -> None:
+        """Shopify's figures from the answer to a query that had spent `spent` points."""
         with self._lock:
+            self._in_flight = max(0.0, self._in_flight - spent)
             self._bucket = _Bucket(
                 status.maximum_available,
-                status.currently_available,
+                status.currently_available - self._in_flight,
                 status.restore_rate,
                 self._monotonic(),
             )
+
+    def settle(self, spent: float) -> None:
+        """A query that spent `spent` points ended without bucket figures (failed, or an
+        answer without them): it is no longer in flight."""
+        with self._lock:
+            self._in_flight = max(0.0, self._in_flight - spent)
 
     def available(self) -> float | None:
         with self._lock:
@@ -122,21 +138,22 @@ class CostPacer:
             refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
             return min(b.maximum, refilled)
 
-    def wait_for(self, cost: float) -> float:
-        """Seconds until the bucket should hold `cost` points (0 when it does already)."""
+    def take(self, cost: float) -> float:
+        """Spend `cost` points and answer 0.0 when the bucket should hold them now; else the
+        seconds until it should, with nothing spent."""
         with self._lock:
             b = self._bucket
-            if b is None or b.restore_rate <= 0:
-                return 0.0
-            need = min(cost + b.restore_rate * SAFETY_SECONDS, b.maximum)
-            refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
-            return max(0.0, (need - min(b.maximum, refilled)) / b.restore_rate)
-
-    def spend(self, cost: float) -> None:
-        """Count a query as sent before its answer arrives, so parallel callers queue up."""
-        with self._lock:
-            if self._bucket is not None:
-                self._bucket.available -= cost
+            if b is not None and b.restore_rate > 0:
+                need = min(cost + b.restore_rate * SAFETY_SECONDS, b.maximum)
+                refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
+                wait = (need - min(b.maximum, refilled)) / b.restore_rate
+                # Under a millisecond is rounding in the refill arithmetic, not a wait.
+                if wait > 0.001:
+                    return wait
+                b.available = min(b.maximum, refilled) - cost
+                b.seen_at = self._monotonic()
+            self._in_flight += cost
+            return 0.0
 
 
 _PACERS: dict[str, CostPacer] = {}
@@ -173,7 +190,7 @@ class ShopifyClient:
         self._owns_http = http is None
         self.pacer = pacer or pacer_for(settings.shop_domain)
         self._sleep = sleep
-        self._expected: dict[str, float] = {}
+        self._expected: dict[Any, float] = {}
         self.requests = 0
         """HTTP requests sent, for tests and metrics."""
         self.throttled = 0
@@ -198,17 +215,26 @@ class ShopifyClient:
         that may have reached Shopify is then not sent again, and ShopifyUnanswered is raised
         instead (a THROTTLED answer is still retried: Shopify ran nothing)."""
         key = hashlib.sha1(query.encode()).hexdigest()
+        shaped = (key, _shape(variables))
         for _ in range(THROTTLED_ATTEMPTS):
-            cost = self._expected.get(key, expected_cost or DEFAULT_EXPECTED_COST)
-            wait = self.pacer.wait_for(cost)
-            if wait > 0:
+            # What this query cost with variables of this size; else the most it has cost
+            # with any (a page of 250 costs more than the last page of 3 did).
+            cost = self._expected.get(
+                shaped, self._expected.get(key, expected_cost or DEFAULT_EXPECTED_COST)
+            )
+            while (wait := self.pacer.take(cost)) > 0:
                 log.debug("shopify %s: waiting %.2fs for %s cost points", self._shop, wait, cost)
                 self._sleep(wait)
-            self.pacer.spend(cost)
-            body = self._post(query, variables, repeatable=repeatable)
-            answer_cost = self._observe(body)
+            try:
+                body = self._post(query, variables, repeatable=repeatable)
+            except BaseException:
+                self.pacer.settle(cost)
+                raise
+            answer_cost = self._observe(body, cost)
             if answer_cost is not None and answer_cost.requested_query_cost is not None:
-                self._expected[key] = answer_cost.requested_query_cost
+                requested = answer_cost.requested_query_cost
+                self._expected[shaped] = requested
+                self._expected[key] = max(requested, self._expected.get(key, 0.0))
             errors = body.get("errors") or []
             if _throttled(errors):
                 self.throttled += 1
@@ -231,16 +257,18 @@ class ShopifyClient:
     def _shop(self) -> str:
         return self.settings.shop_domain
 
-    def _observe(self, body: Mapping[str, Any]) -> QueryCost | None:
+    def _observe(self, body: Mapping[str, Any], spent: float) -> QueryCost | None:
         raw = (body.get("extensions") or {}).get("cost")
-        if not raw:
-            return None
-        try:
-            cost = QueryCost.model_validate(raw)
-        except ValidationError:
-            return None
-        if cost.throttle_status is not None:
-            self.pacer.observe(cost.throttle_status)
+        cost: QueryCost | None = None
+        if raw:
+            try:
+                cost = QueryCost.model_validate(raw)
+            except ValidationError:
+                cost = None
+        if cost is not None and cost.throttle_status is not None:
+            self.pacer.observe(cost.throttle_status, spent)
+        else:
+            self.pacer.settle(spent)
         return cost
 
     def _post(
@@ -318,6 +346,22 @@ class ShopifyClient:
         if not isinstance(body, dict):
             raise ShopifyQueryError("Shopify answered with something other than an object")
         return body
+
+
+def _shape(variables: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """What decides a query's cost among its variables: list lengths and numbers (`first`),
+    nested as they come; strings and ids do not change it."""
+
+    def of(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return tuple((k, of(v)) for k, v in sorted(value.items()))
+        if isinstance(value, list | tuple):
+            return ("list", len(value), of(value[0]) if value else None)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return value
+
+    return of(dict(variables or {}))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
