@@ -63,3 +63,38 @@ def test_a_shopify_shop_needs_its_webhook_secret(cli):
         "--access-token", "shpat_x", "--webhook-secret", "whsec",
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
+
+
+SHOP = (
+    "channels", "add", "shopify", "--name", "Shop", "--shop", "demo.myshopify.com",
+    "--access-token", "shpat_x", "--webhook-secret", "whsec",
+)  # fmt: skip
+
+
+def test_a_shops_locations_are_mapped_to_ours_and_one_carries_the_figure(cli, database_url):
+    added = cli(
+        *SHOP, "--location", "80123456789=WH1", "--location", "gid://shopify/Location/42=3PL",
+        "--stock-location", "80123456789",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+
+    om = bootstrap(Settings(database_url=database_url, env="test", worker=False), migrate=False)
+    try:
+        [account] = om.channel_adapters.accounts.list()
+        settings = om.channel_adapters.accounts.get(account["id"]).settings
+        assert settings["locations"] == {"80123456789": "WH1", "42": "3PL"}
+        assert settings["stock_location"] == "80123456789"
+    finally:
+        om.close()
+
+
+def test_a_location_pair_written_wrong_is_refused_saying_how_to_write_it(cli):
+    refused = cli(*SHOP, "--location", "WH1")
+    assert refused.exit_code != 0
+    assert "SHOPIFY_LOCATION_ID=LOCATION" in refused.output
+
+
+def test_two_mapped_locations_without_the_one_carrying_the_figure_are_refused(cli):
+    refused = cli(*SHOP, "--location", "1=WH1", "--location", "2=3PL")
+    assert refused.exit_code != 0
+    assert "stock_location" in refused.output

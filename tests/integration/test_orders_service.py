@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -231,3 +232,32 @@ def test_two_changes_within_the_same_second_are_both_applied(shop):
     same_second = c.ImportOrder(same_second.order, "amazon-eu", key=f"{same_second.key}#released")
     shop.handle(same_second)
     assert _status(shop, order_id) == "allocated"
+
+
+def test_an_order_first_known_from_a_summary_gets_its_prices_from_the_full_order(shop):
+    full = amazon_order(at=T0 + timedelta(minutes=2))
+    summary = c.ImportOrder(
+        replace(
+            full.order,
+            updated_at=T0,
+            # What an ORDER_CHANGE notification's summary holds: item id, SKU and quantity.
+            lines=(c.ChannelLine("302-0000001-0000001-0", "AMZ-MUG", 1),),
+            shipping_address=None,
+        ),
+        source="amazon-eu",
+        key="302-0000001-0000001@summary",
+        payload="{}",
+    )
+    created = shop.handle(summary)
+    order_id = created.order_ids["302-0000001-0000001"]
+    [line] = shop.queries.get_order(order_id)["lines"]
+    assert line["unit_price"] is None
+
+    shop.handle(full)
+
+    order = shop.queries.get_order(order_id)
+    [line] = order["lines"]
+    assert (line["unit_price"], line["channel_line_id"]) == ("12.50", "302-0000001-0000001-0")
+    assert (line["sku"], line["quantity"]) == ("MUG-1", 1)
+    assert order["shipping_address"]["city"] == BERLIN.city
+    assert order["status"] == "allocated"

@@ -684,3 +684,46 @@ class Order:
                 "buyer_cancel_request", self.status, "buyer", self.buyer_cancel_requested, at
             )
             self.events.append(events.BuyerCancelRequested(self.id, self.buyer_cancel_requested))
+
+    def complete_lines(self, given: Sequence[OrderLine]) -> list[int]:
+        """Fill in what the channel told us only later about lines we already hold: the price,
+        tax, discount and the channel's line id of an order first known from a summary (an
+        Amazon notification carries SKUs and quantities, no money). What is known stays as it
+        is, and quantities and SKUs are never changed here. A given line matches ours by the
+        channel's line id, else by the channel SKU and quantity of a line that has no id yet.
+        Returns the numbers of the lines that gained something."""
+        completed: list[int] = []
+        taken: set[int] = set()
+        for new in given:
+            at = _matching_line(self.lines, new, taken)
+            if at is None:
+                continue
+            taken.add(at)
+            old = self.lines[at]
+            filled = replace(
+                old,
+                unit_price=old.unit_price if old.unit_price is not None else new.unit_price,
+                tax=old.tax if old.tax is not None else new.tax,
+                discount=old.discount if old.discount is not None else new.discount,
+                channel_line_id=old.channel_line_id or new.channel_line_id,
+            )
+            if filled != old:
+                self.lines[at] = filled
+                completed.append(filled.line_no)
+        return completed
+
+
+def _matching_line(lines: Sequence[OrderLine], new: OrderLine, taken: set[int]) -> int | None:
+    if new.channel_line_id is not None:
+        for i, line in enumerate(lines):
+            if i not in taken and line.channel_line_id == new.channel_line_id:
+                return i
+    for i, line in enumerate(lines):
+        if (
+            i not in taken
+            and line.channel_line_id is None
+            and line.channel_sku == new.channel_sku
+            and line.quantity == new.quantity
+        ):
+            return i
+    return None

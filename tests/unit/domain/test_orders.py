@@ -122,3 +122,63 @@ def test_an_address_needs_an_iso_country():
 def test_an_order_needs_lines():
     with pytest.raises(ValidationFailed):
         Order("o", "manual", "manual", "M-1", S.OPEN, NOW, [], "EUR")
+
+
+def test_lines_first_known_without_money_are_completed_and_nothing_known_is_overwritten():
+    from ordermesh.domain.money import Money
+
+    eur = lambda amount: Money.of(amount, "EUR")  # noqa: E731
+    order = an_order(S.OPEN)
+    order.lines = [
+        OrderLine(1, "MUG-1", 2, channel_line_id="item-1", channel_sku="AMZ-MUG"),
+        OrderLine(2, "CUP-1", 1, channel_sku="AMZ-CUP"),
+        OrderLine(3, "PEN-1", 1, unit_price=eur("1.00"), channel_sku="AMZ-PEN"),
+    ]
+
+    completed = order.complete_lines(
+        [
+            OrderLine(
+                1,
+                "AMZ-PEN",
+                1,
+                unit_price=eur("9.99"),
+                channel_line_id="item-3",
+                channel_sku="AMZ-PEN",
+            ),
+            OrderLine(
+                2,
+                "AMZ-MUG",
+                2,
+                unit_price=eur("12.50"),
+                tax=eur("2.00"),
+                channel_line_id="item-1",
+                channel_sku="AMZ-MUG",
+            ),
+            OrderLine(
+                3,
+                "AMZ-CUP",
+                1,
+                unit_price=eur("4.00"),
+                channel_line_id="item-2",
+                channel_sku="AMZ-CUP",
+            ),
+        ]
+    )
+
+    assert completed == [3, 1, 2]
+    mug, cup, pen = order.lines
+    assert (mug.unit_price, mug.tax, mug.quantity, mug.sku) == (
+        eur("12.50"),
+        eur("2.00"),
+        2,
+        "MUG-1",
+    )
+    assert (cup.unit_price, cup.channel_line_id) == (eur("4.00"), "item-2")
+    # The price we had stays; only the missing line id is filled in.
+    assert (pen.unit_price, pen.channel_line_id) == (eur("1.00"), "item-3")
+    assert (
+        order.complete_lines(
+            [OrderLine(1, "AMZ-MUG", 2, unit_price=eur("1"), channel_line_id="item-1")]
+        )
+        == []
+    )

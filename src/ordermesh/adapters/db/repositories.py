@@ -775,6 +775,10 @@ _INSERT_LINES = (
     "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, tax_minor, "
     "discount_minor, channel_line_id, channel_sku) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_COMPLETE_LINE = (
+    "UPDATE order_lines SET unit_price_minor = ?, tax_minor = ?, discount_minor = ?, "
+    "channel_line_id = ? WHERE order_id = ? AND line_no = ?"
+)
 _INSERT_ALLOCATIONS = (
     "INSERT INTO allocations (order_id, line_no, sku, location, quantity) VALUES (?, ?, ?, ?, ?)"
 )
@@ -791,6 +795,7 @@ class SqlOrderRepository:
         self._seen: dict[str, Order] = {}
         self._stored_allocations: dict[str, list[Allocation]] = {}
         self._stored_shipments: dict[str, dict[str, Shipment]] = {}
+        self._stored_lines: dict[str, list[OrderLine]] = {}
 
     def seen(self) -> Iterable[Order]:
         return self._seen.values()
@@ -798,6 +803,7 @@ class SqlOrderRepository:
     def _track(self, order: Order) -> Order:
         self._seen[order.id] = order
         self._stored_allocations[order.id] = list(order.allocations)
+        self._stored_lines[order.id] = list(order.lines)
         if order.shipments:
             self._stored_shipments[order.id] = {s.id: s for s in order.shipments}
         return order
@@ -992,6 +998,7 @@ class SqlOrderRepository:
             if done.rowcount != 1:
                 raise ConcurrencyConflict(f"order {order.id} was changed by someone else")
             order.version += 1
+            self._save_completed_lines(order)
             before = self._stored_allocations.get(order.id, [])
             stored = len(before)
             if order.allocations[:stored] != before:
@@ -1006,6 +1013,26 @@ class SqlOrderRepository:
                 save_shipments(self.conn, order.shipments, stored_shipments)
                 self._stored_shipments[order.id] = {s.id: s for s in order.shipments}
             self._insert_history([order])
+
+    def _save_completed_lines(self, order: Order) -> None:
+        """Lines only ever gain details after they are stored (`Order.complete_lines`)."""
+        stored = self._stored_lines.get(order.id)
+        if stored is None or stored == order.lines:
+            return
+        changed = [
+            (
+                _minor(line.unit_price),
+                _minor(line.tax),
+                _minor(line.discount),
+                line.channel_line_id,
+                order.id,
+                line.line_no,
+            )
+            for before, line in zip(stored, order.lines, strict=False)
+            if before != line
+        ]
+        self.driver.executemany(_COMPLETE_LINE, changed)
+        self._stored_lines[order.id] = list(order.lines)
 
     def backordered(self, skus: Collection[str], limit: int) -> list[Order]:
         query = select(t.orders).where(_o.status == str(OrderStatus.BACKORDERED))

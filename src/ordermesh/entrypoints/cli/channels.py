@@ -101,9 +101,27 @@ def add_shopify(
         None, "--admin-url", help="Another Admin API host (ordermesh's sandbox)."
     ),
     days: int = typer.Option(7, "--days", min=0, help="How far back the first sync reads."),
+    location: list[str] = typer.Option(
+        [],
+        "--location",
+        help="SHOPIFY_LOCATION_ID=LOCATION: which ordermesh location a Shopify location is "
+        "(its orders are fulfilled from there); repeat for several.",
+    ),
+    stock_location: str | None = typer.Option(
+        None,
+        "--stock-location",
+        help="The Shopify location id whose quantity carries ordermesh's figure (needed when "
+        "several are mapped).",
+    ),
 ) -> None:
     """Connect a Shopify shop (custom app: Admin API access token and client secret)."""
-    settings = {"shop_domain": shop, "admin_url": admin_url}
+    settings: dict[str, Any] = {
+        "shop_domain": shop,
+        "admin_url": admin_url,
+        "locations": _location_map(location),
+    }
+    if stock_location:
+        settings["stock_location"] = stock_location
     _register(
         "shopify",
         name,
@@ -111,6 +129,21 @@ def add_shopify(
         {"access_token": access_token, "webhook_secret": webhook_secret},
         days,
     )
+
+
+def _location_map(pairs: list[str]) -> dict[str, str]:
+    """`--location 123=WH1` pairs as Shopify location id → ordermesh location code."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        shopify_id, sep, code = pair.partition("=")
+        shopify_id = shopify_id.strip().removeprefix("gid://shopify/Location/")
+        if not sep or not shopify_id.isdigit() or not code.strip():
+            fail(
+                f"--location {pair!r}: write SHOPIFY_LOCATION_ID=LOCATION, such as "
+                "--location 80123456789=WH1"
+            )
+        found[shopify_id] = code.strip()
+    return found
 
 
 def _when(moment: datetime | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -285,25 +285,8 @@ def import_order(cmd: c.ImportOrder, uow: UnitOfWork, deps: Deps) -> ImportResul
 
 
 def _new_from_channel(snapshot: c.ChannelOrder, sku_map: dict[str, str], now: datetime) -> Order:
-    unknown = []
-    lines = []
-    for i, ch in enumerate(snapshot.lines):
-        ours = sku_map.get(ch.channel_sku)
-        if ours is None:
-            unknown.append(ch.channel_sku)
-        where = f"lines[{i}]"
-        lines.append(
-            OrderLine(
-                line_no=i + 1,
-                sku=ours or ch.channel_sku,
-                quantity=ch.quantity,
-                unit_price=_money(ch.unit_price, snapshot.currency, f"{where}.unit_price"),
-                tax=_money(ch.tax, snapshot.currency, f"{where}.tax"),
-                discount=_money(ch.discount, snapshot.currency, f"{where}.discount"),
-                channel_line_id=ch.channel_line_id,
-                channel_sku=ch.channel_sku,
-            )
-        )
+    unknown = [ch.channel_sku for ch in snapshot.lines if ch.channel_sku not in sku_map]
+    lines = _channel_lines(snapshot, sku_map)
     order = Order(
         id=new_id("ord"),
         channel=snapshot.channel,
@@ -327,6 +310,23 @@ def _new_from_channel(snapshot: c.ChannelOrder, sku_map: dict[str, str], now: da
     if snapshot.buyer_cancel_reason is not None:
         order.note_buyer_cancel_request(snapshot.buyer_cancel_reason, at=now)
     return order
+
+
+def _channel_lines(snapshot: c.ChannelOrder, sku_map: Mapping[str, str]) -> list[OrderLine]:
+    """The snapshot's lines as order lines (a channel SKU we do not know stands for itself)."""
+    return [
+        OrderLine(
+            line_no=i + 1,
+            sku=sku_map.get(ch.channel_sku) or ch.channel_sku,
+            quantity=ch.quantity,
+            unit_price=_money(ch.unit_price, snapshot.currency, f"lines[{i}].unit_price"),
+            tax=_money(ch.tax, snapshot.currency, f"lines[{i}].tax"),
+            discount=_money(ch.discount, snapshot.currency, f"lines[{i}].discount"),
+            channel_line_id=ch.channel_line_id,
+            channel_sku=ch.channel_sku,
+        )
+        for i, ch in enumerate(snapshot.lines)
+    ]
 
 
 def _copy_details(order: Order, snapshot: c.ChannelOrder) -> None:
@@ -486,7 +486,10 @@ def _apply_update(
         )
     if snapshot.total is not None:
         _money(snapshot.total, snapshot.currency, "total")
+    given = _channel_lines(snapshot, {})
     _copy_details(order, snapshot)
+    # An order first imported from a summary (no prices) gets them from the full snapshot.
+    order.complete_lines(given)
     order.channel_updated_at = snapshot.updated_at
     if snapshot.buyer_cancel_reason is not None:
         order.note_buyer_cancel_request(snapshot.buyer_cancel_reason, at=now)

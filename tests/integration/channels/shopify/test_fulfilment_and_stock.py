@@ -14,6 +14,7 @@ from ordermesh.adapters.channels.shopify.client import CostPacer, ShopifyClient
 from ordermesh.adapters.channels.shopify.connector import ShopifyConnector
 from ordermesh.adapters.channels.shopify.settings import ShopifySettings
 from ordermesh.domain.commands import ChannelState
+from ordermesh.domain.errors import ValidationFailed
 from ordermesh.ports.channels import ChannelError, OrderVersion
 from ordermesh.ports.shipping import ConfirmationOutcome, ShipmentNotice, ShippedLine
 from ordermesh.ports.stock_sync import Push, PushOutcome
@@ -323,13 +324,16 @@ def test_a_location_that_shopify_does_not_know_is_shopifys_message(shop: Shop) -
 
 def test_several_mapped_locations_need_one_chosen_for_the_figure(shop: Shop) -> None:
     locations = sorted({lv["location_id"] for lv in levels(shop)})
-    connector = shop.connector(shop.account(locations={str(i): f"L{i}" for i in locations}))
+    assert len(locations) > 1
 
-    result = connector.send([a_push(levels(shop)[0]["sku"], 1, None)])
+    # Refused when the shop is connected, before anything could be pushed to the wrong place.
+    with pytest.raises(ValidationFailed, match="stock_location"):
+        shop.connector(shop.account(locations={str(i): f"L{i}" for i in locations}))
 
-    assert result[0].outcome is PushOutcome.REJECTED
-    assert "stock_location" in result[0].error
-    assert connector.client.requests == 0
+    chosen = shop.account(
+        locations={str(i): f"L{i}" for i in locations}, stock_location=str(locations[0])
+    )
+    assert shop.connector(chosen).send([a_push(levels(shop)[0]["sku"], 1, None)])
 
 
 def test_pushes_and_reads_pace_themselves_through_a_small_bucket(start_shop: Any) -> None:

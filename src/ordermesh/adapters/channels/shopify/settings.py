@@ -52,6 +52,9 @@ class ShopifySettings:
                 "the app's client secret is needed to verify webhooks",
                 field="secrets.webhook_secret",
             )
+        # Refused when connected, not at the first push: ordermesh's figure must land in one
+        # place, so with several locations mapped one must be chosen.
+        self.push_location()
 
     @property
     def graphql_url(self) -> str:
