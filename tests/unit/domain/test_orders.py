@@ -135,33 +135,15 @@ def test_lines_first_known_without_money_are_completed_and_nothing_known_is_over
         OrderLine(3, "PEN-1", 1, unit_price=eur("1.00"), channel_sku="AMZ-PEN"),
     ]
 
+    def given(no: int, channel_sku: str, qty: int, item: str, price: str, tax: str | None = None):
+        taxed = eur(tax) if tax else None
+        return OrderLine(no, channel_sku, qty, eur(price), taxed, None, item, channel_sku)
+
     completed = order.complete_lines(
         [
-            OrderLine(
-                1,
-                "AMZ-PEN",
-                1,
-                unit_price=eur("9.99"),
-                channel_line_id="item-3",
-                channel_sku="AMZ-PEN",
-            ),
-            OrderLine(
-                2,
-                "AMZ-MUG",
-                2,
-                unit_price=eur("12.50"),
-                tax=eur("2.00"),
-                channel_line_id="item-1",
-                channel_sku="AMZ-MUG",
-            ),
-            OrderLine(
-                3,
-                "AMZ-CUP",
-                1,
-                unit_price=eur("4.00"),
-                channel_line_id="item-2",
-                channel_sku="AMZ-CUP",
-            ),
+            given(1, "AMZ-PEN", 1, "item-3", "9.99"),
+            given(2, "AMZ-MUG", 2, "item-1", "12.50", tax="2.00"),
+            given(3, "AMZ-CUP", 1, "item-2", "4.00"),
         ]
     )
 
