@@ -53,7 +53,8 @@ class Size:
     per_second: float
     seconds: float
     urgent_share: float = 0.1
-    """Share of changes that take a SKU to the low-stock threshold or below."""
+    """Share of changes that set a SKU to the low-stock threshold or below; those that fall
+    there (most: a SKU starts above it) are the urgent ones."""
     grace_seconds: float = 240.0
     """After the last change, how long to wait for the channels to show everything (Amazon's
     bulk goes out in a feed every two minutes, and a feed takes its time to process)."""
@@ -211,7 +212,11 @@ def _measure(
             else:
                 figure = rng.choice([q for q in range(DEFAULT_LOW_STOCK + 1, 61) if q != current])
             stock[sku] = figure
-            change = _Change(sku, figure, time.time(), figure <= DEFAULT_LOW_STOCK)
+            # Urgent as ordermesh and the issue mean it: a fall to the threshold or below. A
+            # rise from 2 to 4 is below the threshold too, but it cannot oversell, and it waits
+            # for the bulk feed like any other rise.
+            falls_low = figure <= DEFAULT_LOW_STOCK and figure < current
+            change = _Change(sku, figure, time.time(), falls_low)
             watch.expect(change)
             world.om.handle(RecordCount(sku, WAREHOUSE, figure, reference="latency bench"))
             changes.append(change)
