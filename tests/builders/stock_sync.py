@@ -11,14 +11,18 @@ from ordermesh.ports.stock_sync import ListedQuantity, Push, PushOutcome, PushRe
 class FakeChannel:
     """What a channel shows per listing, set by pushes and read back by reconciliation. It
     can go down (`down = True`), a person on the channel side can change a figure behind our
-    back (`shows[...] = n`), and `during_send` runs once in the middle of the next push (an
-    order that comes in while the figure is on its way)."""
+    back (`shows[...] = n`), `during_send` runs once in the middle of the next push (an
+    order that comes in while the figure is on its way) and `during_read` once as the next
+    read-back begins (a push confirmed while Amazon was making the report it reads)."""
 
     def __init__(self) -> None:
         self.shows: dict[str, int] = {}
         self.batches: list[list[tuple[str, int]]] = []
         self.down = False
         self.during_send: list[Callable[[], object]] = []
+        self.during_read: list[Callable[[], object]] = []
+        self.reads: list[int] = []
+        """How many listings each `listed_quantities` call asked for."""
 
     def send(self, batch: Sequence[Push]) -> list[PushResult]:
         if self.down:
@@ -34,6 +38,10 @@ class FakeChannel:
     def listed_quantities(self, channel_skus: Sequence[str]) -> list[ListedQuantity]:
         if self.down:
             raise ConnectionError("503 Service Unavailable")
+        self.reads.append(len(channel_skus))
+        for react in self.during_read:
+            react()
+        self.during_read = []
         return [ListedQuantity(s, self.shows.get(s)) for s in channel_skus]
 
     @property

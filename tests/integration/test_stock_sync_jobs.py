@@ -175,6 +175,30 @@ def test_drift_injected_on_the_channel_is_found_recorded_and_healed(om, channels
     assert om.stock_sync_jobs.reconcile(shop).drifted == 0
 
 
+def test_the_channel_is_read_once_and_a_figure_confirmed_meanwhile_is_not_drift(om, channels):
+    shop, channel = channels.add("shopify", "Shop")
+    om.handle(c.UpsertProducts(tuple(_products(600))))
+    for n in range(600):
+        om.handle(c.UpsertListing(shop, f"S{n:03}", f"P{n:03}"))
+    stock(om, "P007", 5)
+    om.handle(c.RecomputeListings())
+    while om.stock_sync_jobs.push_round(shop).drained.sent:
+        pass
+    assert channel.shows["S007"] == 5
+
+    def sale_pushed_while_the_report_was_made() -> None:
+        om.handle(c.AdjustStock("P007", "WH1", -1, reason="damaged"))
+        om.stock_sync_jobs.push_round(shop)
+
+    channel.during_read.append(sale_pushed_while_the_report_was_made)
+    found = om.stock_sync_jobs.reconcile(shop)
+
+    assert channel.shows["S007"] == 4
+    assert channel.reads == [600], "one read of every listing, not one per slice"
+    assert (found.checked, found.drifted) == (600, 0), "the read predates the new figure"
+    assert om.stock_sync_jobs.reconcile(shop).drifted == 0
+
+
 def test_a_channel_that_cannot_be_read_is_reported_not_healed(om, channels):
     shop, channel = channels.add("shopify", "Shop")
     a_product(om, "MUG")

@@ -227,10 +227,7 @@ class StockSyncJobs:
             return Reconciled(0, 0, 0, f"{type(exc).__name__}: {exc}")
         if not callable(getattr(connector, "listed_quantities", None)):
             return Reconciled(0, 0, 0, f"the {account.channel} connector cannot read stock")
-        chunk = self.plans.get(account.channel, DEFAULT_PLAN).batch
-        return self.stock_sync.reconcile(
-            account_id, cast(ListingReader, connector), chunk=min(chunk, 250)
-        )
+        return self.stock_sync.reconcile(account_id, cast(ListingReader, connector))
 
     def reconcile_all(self) -> dict[str, Reconciled]:
         return {account: self.reconcile(account) for account in self.active_accounts()}

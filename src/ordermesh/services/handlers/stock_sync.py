@@ -249,29 +249,31 @@ class StockSync:
             urgent=sum(1 for p in batch if p.urgent),
         )
 
-    def reconcile(
-        self, channel_account: str, reader: ListingReader, chunk: int = 250
-    ) -> Reconciled:
+    def reconcile(self, channel_account: str, reader: ListingReader) -> Reconciled:
         """Read back what the channel shows for every listing whose figure it confirmed, log
         each one that differs, and push ours again where that is safe.
+
+        The listings are asked for in one call, so that the connector reads the channel the
+        cheapest way for that many (Amazon's merchant listings report, every level of a
+        Shopify location) once, not once per slice. A listing whose figure was confirmed
+        anew while the channel was read is left for the next time: the read may predate it.
 
         A channel showing more than it confirmed is set right at once: it can oversell. One
         showing less may only have taken orders ordermesh has not imported yet (pushing ours
         would sell those units twice), so it is set right when the same difference is found
         again on a later reconciliation, by which time those orders would have come in."""
-        if chunk < 1:
-            raise ValidationFailed("a reconciliation reads at least one listing", field="chunk")
         expected = self.queue.expected(channel_account)
         drifts: list[Drift] = []
         checked, error = 0, None
         try:
-            for start in range(0, len(expected), chunk):
-                part = expected[start : start + chunk]
-                drifts += _compare(part, reader, channel_account)
-                checked += len(part)
+            drifts = _compare(expected, reader, channel_account) if expected else []
+            checked = len(expected)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("reconciling %s failed: %s", channel_account, error)
+        if drifts:
+            still = {e.channel_sku: e.quantity for e in self.queue.expected(channel_account)}
+            drifts = [d for d in drifts if still.get(d.channel_sku) == d.ours]
         seen = self.queue.seen_drift(channel_account, drifts)
         heal = {
             d.channel_sku

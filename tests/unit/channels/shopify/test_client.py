@@ -127,6 +127,26 @@ def test_the_next_query_waits_until_the_bucket_holds_its_cost() -> None:
     assert clock.slept == [pytest.approx(6.1)]
 
 
+def test_a_reconciliation_read_leaves_half_the_bucket_for_the_pushes() -> None:
+    clock = Time()
+    client, _ = client_with(
+        [
+            answer(requested=10, available=1200, restore=100),
+            answer(requested=750, available=1990, restore=100),
+            answer(requested=10, available=1990, restore=100),
+        ],
+        clock,
+    )
+    client.execute("{ shop { name } }")
+
+    # 1,200 points left: a push of 750 would go now; a background read of 750 waits until
+    # the bucket also holds the 1,000 it leaves for the rest (5.6 s at 100 a second).
+    client.execute("query Levels { shop { name } }", expected_cost=750, background=True)
+    assert clock.slept == [pytest.approx(5.6)]
+    client.execute("{ shop { name } }")
+    assert clock.slept == [pytest.approx(5.6)], "the others are not held back"
+
+
 def test_no_wait_while_the_bucket_is_full_enough() -> None:
     clock = Time()
     client, _ = client_with([answer(requested=10), answer(requested=10)], clock)

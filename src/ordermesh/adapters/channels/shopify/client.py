@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 DEFAULT_EXPECTED_COST = 50.0
 """What a query not seen before is assumed to cost, until Shopify says what it did cost."""
 SAFETY_SECONDS = 0.1
+BACKGROUND_RESERVE = 0.5
+"""Share of the shop's bucket a background query (reconciliation reading what the shop
+shows) leaves for the rest: a full reconciliation of a few thousand SKUs costs minutes of
+restore, and stock pushes and shipment confirmations must not wait behind it."""
 """Pacing aims for this much refill beyond a query's cost: our clock and Shopify's are not the
 same clock, and a bucket estimated a hair too full costs a THROTTLED round trip."""
 THROTTLED_ATTEMPTS = 6
@@ -138,13 +142,15 @@ class CostPacer:
             refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
             return min(b.maximum, refilled)
 
-    def take(self, cost: float) -> float:
-        """Spend `cost` points and answer 0.0 when the bucket should hold them now; else the
+    def take(self, cost: float, *, background: bool = False) -> float:
+        """Spend `cost` points and answer 0.0 when the bucket should hold them now (and, for
+        a `background` query, `BACKGROUND_RESERVE` of the bucket beside them); else the
         seconds until it should, with nothing spent."""
         with self._lock:
             b = self._bucket
             if b is not None and b.restore_rate > 0:
-                need = min(cost + b.restore_rate * SAFETY_SECONDS, b.maximum)
+                reserve = BACKGROUND_RESERVE * b.maximum if background else 0.0
+                need = min(cost + reserve + b.restore_rate * SAFETY_SECONDS, b.maximum)
                 refilled = b.available + (self._monotonic() - b.seen_at) * b.restore_rate
                 wait = (need - min(b.maximum, refilled)) / b.restore_rate
                 # Under a millisecond is rounding in the refill arithmetic, not a wait.
@@ -207,9 +213,11 @@ class ShopifyClient:
         *,
         expected_cost: float | None = None,
         repeatable: bool = True,
+        background: bool = False,
     ) -> Answer:
         """Run one GraphQL operation and return its data. Raises ShopifyError subclasses,
-        NeedsReauthorisation when the token is refused.
+        NeedsReauthorisation when the token is refused. A `background` query waits until it
+        leaves room for the others (`BACKGROUND_RESERVE`).
 
         `repeatable=False` is for a mutation Shopify offers no idempotency key for: a request
         that may have reached Shopify is then not sent again, and ShopifyUnanswered is raised
@@ -222,7 +230,7 @@ class ShopifyClient:
             cost = self._expected.get(
                 shaped, self._expected.get(key, expected_cost or DEFAULT_EXPECTED_COST)
             )
-            while (wait := self.pacer.take(cost)) > 0:
+            while (wait := self.pacer.take(cost, background=background)) > 0:
                 log.debug("shopify %s: waiting %.2fs for %s cost points", self._shop, wait, cost)
                 self._sleep(wait)
             try:

@@ -22,6 +22,7 @@ from ordermesh.adapters.channels.shopify.client import (
 )
 from ordermesh.adapters.channels.shopify.settings import CHANNEL, ShopifySettings
 from ordermesh.domain.errors import ValidationFailed
+from ordermesh.domain.orders import FulfilledBy
 from ordermesh.ports.channels import ChangesPage, OrderVersion, Unreadable
 from ordermesh.ports.shipping import ConfirmationOutcome, ConfirmationResult, ShipmentNotice
 from ordermesh.ports.stock_sync import ListedQuantity, Push, PushOutcome, PushResult
@@ -222,6 +223,7 @@ class ShopifyConnector:
     ShipmentConfirmer (fulfilments out), ListingPushSender and ListingReader (stock)."""
 
     channel = CHANNEL
+    reads_by_fulfilment = False
 
     def __init__(self, account_id: str, settings: ShopifySettings, client: ShopifyClient) -> None:
         self.account_id = account_id
@@ -230,8 +232,11 @@ class ShopifyConnector:
         self._primary_location: str | None = None
 
     # -- orders --------------------------------------------------------------------------
-    def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
-        """Every order whose updated_at is within [since, until], oldest change first.
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by: FulfilledBy | None = None
+    ) -> Iterator[ChangesPage]:
+        """Every order whose updated_at is within [since, until], oldest change first (a shop
+        fulfils its own orders: `fulfilled_by` is never asked of it, see `reads_by_fulfilment`).
 
         Shopify's search works to the second, so the window is widened to whole seconds;
         versions seen twice share a key and are no-ops on import."""
@@ -611,7 +616,8 @@ class ShopifyConnector:
 
     def listed_quantities(self, channel_skus: Sequence[str]) -> Sequence[ListedQuantity]:
         """The `available` quantity Shopify shows for each SKU at the account's stock location
-        (None: no such variant, or not stocked there)."""
+        (None: no such variant, or not stocked there). Read in the background: it leaves
+        room in the shop's cost bucket for the pushes (`BACKGROUND_RESERVE`)."""
         unique = list(dict.fromkeys(channel_skus))
         try:
             location = self._stock_location()
@@ -620,7 +626,7 @@ class ShopifyConnector:
         if len(unique) >= SCAN_FROM:
             levels = self._scan(location, set(unique))
         else:
-            levels = self._levels(location, unique)
+            levels = self._read(location, unique, background=True)
         return [
             ListedQuantity(sku, levels[sku].available if sku in levels else None)
             for sku in channel_skus
@@ -631,7 +637,9 @@ class ShopifyConnector:
         found: dict[str, _Level] = {}
         after: str | None = None
         while True:
-            data = self.client.execute(LEVELS_AT, {"location": location, "after": after}).data
+            data = self.client.execute(
+                LEVELS_AT, {"location": location, "after": after}, background=True
+            ).data
             page = (data.get("location") or {}).get("inventoryLevels")
             if page is None:
                 raise ShopifyError(f"Shopify has no location {location} to read stock from")
@@ -674,7 +682,9 @@ class ShopifyConnector:
     def _levels(self, location: str, skus: Sequence[str]) -> dict[str, _Level]:
         return self._read(location, skus)
 
-    def _read(self, location: str | None, skus: Sequence[str]) -> dict[str, _Level]:
+    def _read(
+        self, location: str | None, skus: Sequence[str], *, background: bool = False
+    ) -> dict[str, _Level]:
         """Each SKU's inventory item and, given a location, its available quantity there.
         SKUs Shopify does not have are left out."""
         found: dict[str, _Level] = {}
@@ -700,7 +710,7 @@ class ShopifyConnector:
             variables: dict[str, Any] = {"location": location} if location else {}
             for i, sku in enumerate(batch):
                 variables[f"q{i}"] = f"sku:{_quoted(sku)}"
-            data = self.client.execute(query, variables).data
+            data = self.client.execute(query, variables, background=background).data
             for i, sku in enumerate(batch):
                 nodes = (data.get(f"v{i}") or {}).get("nodes") or []
                 node = next((n for n in nodes if n.get("sku") == sku), None)
