@@ -45,6 +45,7 @@ class FakeStore:
 
 class FakeStoreConnector:
     channel = TEST_CHANNEL
+    reads_by_fulfilment = False
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -52,7 +53,9 @@ class FakeStoreConnector:
     def confirm_shipment(self, notice: ShipmentNotice) -> ConfirmationResult:
         return self.store.confirm_shipment(notice)
 
-    def changed_orders(self, since: datetime, until: datetime):  # pragma: no cover - unused
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by=None
+    ):  # pragma: no cover - unused
         return iter(())
 
 

@@ -58,7 +58,9 @@ class FakeStore:
         return {self.account.id: 4}
 
     # What the sync use case records.
-    def record_success(self, account_id: str, *, cursor: datetime, at: datetime) -> None:
+    def record_success(
+        self, account_id: str, *, cursor: datetime, at: datetime, marketplace_cursor: Any = None
+    ) -> None:
         self.account = replace(self.account, cursor=cursor)
 
     def record_failure(self, account_id: str, *, error: str, at: datetime) -> None: ...
@@ -131,11 +133,14 @@ def test_a_paused_account_resumes_but_a_revoked_one_needs_new_authorisation():
 
 class FakeConnector:
     channel = "shopify"
+    reads_by_fulfilment = False
 
     def __init__(self) -> None:
         self.windows: list[tuple[datetime, datetime]] = []
 
-    def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by: object = None
+    ) -> Iterator[ChangesPage]:
         self.windows.append((since, until))
         return iter(())
 

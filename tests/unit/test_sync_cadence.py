@@ -4,6 +4,7 @@ lag, a deep read now and then, and the fixed interval for channels without a usa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -66,11 +67,30 @@ class Syncs:
         self.status = "synced"
         self.fetched = 0
 
-    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport:
+        self.marketplace_fetched = 0
+        self.marketplace_asked: list[bool] = []
+        self.marketplace_until: datetime | None = None
+
+    def sync(
+        self, cmd: c.SyncChannel, *, overlap: timedelta | None = None, marketplace: bool = True
+    ) -> SyncReport:
         self.overlaps.append(overlap)
+        self.marketplace_asked.append(marketplace)
         until = self.clock[0] - timedelta(seconds=150)
         since = until - timedelta(seconds=600) - (overlap or self.overlap)
-        return SyncReport(cmd.account, self.status, since, until, fetched=self.fetched)
+        report = SyncReport(cmd.account, self.status, since, until, fetched=self.fetched)
+        if marketplace:
+            # The trailing read covers the time since it was last read, 90 minutes behind.
+            end = until - timedelta(minutes=90)
+            start = self.marketplace_until or end - timedelta(seconds=600)
+            report.marketplace_since, report.marketplace_until = start, end
+            # `marketplace_fetched` trailing orders every 600 s
+            report.marketplace_fetched = round(
+                self.marketplace_fetched * (end - start).total_seconds() / 600
+            )
+            report.fetched += report.marketplace_fetched
+            self.marketplace_until = end
+        return report
 
 
 class Clock:
@@ -114,3 +134,57 @@ def test_a_failed_sync_or_a_channel_without_a_usage_plan_keeps_the_base_interval
     amazon = SyncCadence(syncs, lambda _: SEARCH_ORDERS, Clock(at), base=timedelta(seconds=60))
     syncs.status = "failed"
     assert amazon.turn("A").wait == 60.0
+
+
+def test_fba_orders_read_apart_wait_for_fuller_pages_and_do_not_count_in_the_merchant_rate():
+    at = [T0]
+    syncs = Syncs(at)
+    cadence = SyncCadence(
+        syncs,
+        lambda _: SEARCH_ORDERS,
+        Clock(at),
+        base=timedelta(seconds=60),
+        marketplace_max_lag=timedelta(minutes=30),
+    )
+    # 1,800 orders an hour, 30 % of them FBA: 210 merchant orders in each 630 s window,
+    # 90 FBA orders every 600 s.
+    syncs.fetched, syncs.marketplace_fetched = 210, 90
+    read_at: list[datetime] = []
+    waits: list[float] = []
+    for _ in range(24):
+        before = len(read_at)
+        now = at[0]
+        waits.append(cadence.turn("A").wait)
+        if syncs.marketplace_asked[-1]:
+            read_at.append(now)
+        assert len(read_at) in (before, before + 1)
+        at[0] += timedelta(seconds=waits[-1])
+    assert syncs.marketplace_asked[0], "the first sync reads them (their rate is unknown)"
+    assert 4 <= len(read_at) < 24 / 2, "read far less often than the merchant orders"
+    # The merchant orders alone set the merchant pace: 2 pages 90 % full.
+    assert waits[-1] == pytest.approx(0.9 * 200 / (210 / 630) - 30)
+    # Between two FBA reads: about 2 pages' worth of FBA orders (180 at 0.15 a second),
+    # never longer than the marketplace's maximum lag plus one merchant wait.
+    gaps = [(b - a).total_seconds() for a, b in pairwise(read_at[1:])]
+    assert gaps
+    assert all(0.9 * 200 / 0.15 - 30 <= gap <= 30 * 60 + max(waits) for gap in gaps), gaps
+
+
+def test_a_seller_without_fba_orders_reads_them_apart_less_and_less_often_down_to_every_two_hours():
+    at = [T0]
+    syncs = Syncs(at)
+    cadence = SyncCadence(syncs, lambda _: SEARCH_ORDERS, Clock(at), base=timedelta(seconds=60))
+    syncs.fetched, syncs.marketplace_fetched = 210, 0
+    read_at: list[datetime] = []
+    for _ in range(60):
+        now = at[0]
+        wait = cadence.turn("A").wait
+        if syncs.marketplace_asked[-1]:
+            read_at.append(now)
+        at[0] += timedelta(seconds=wait)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(read_at)]
+    # Reads fall on the merchant syncs, so a gap may come out up to one merchant wait short.
+    assert all(b >= a - 600 for a, b in pairwise(gaps)), gaps
+    assert gaps[0] < gaps[-1]
+    assert 2 * 3600 <= gaps[-1] <= 2 * 3600 + 600, "then every two hours"
+    assert len(read_at) <= 8, "over about nine hours"

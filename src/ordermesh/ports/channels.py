@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ordermesh.domain.commands import ChannelOrder
+from ordermesh.domain.orders import FulfilledBy
 
 
 def source_of(account_id: str, channel: str) -> str:
@@ -36,7 +37,11 @@ class ChannelAccount:
     settings: Mapping[str, Any]
     secrets: Mapping[str, str] = field(repr=False)
     cursor: datetime | None = None
-    """Everything the channel changed before this moment has been imported."""
+    """Everything the channel changed before this moment has been imported (the
+    merchant-fulfilled orders alone while `marketplace_cursor` is set)."""
+    marketplace_cursor: datetime | None = None
+    """Where the orders the marketplace fulfils itself are read apart (Amazon FBA): every
+    change to those before this moment has been imported."""
     last_sync_at: datetime | None = None
     last_error: str | None = None
     status_reason: str | None = None
@@ -79,9 +84,16 @@ class NeedsReauthorisation(ChannelError):
 
 class ChannelConnector(Protocol):
     channel: str
+    reads_by_fulfilment: bool
+    """The channel can search its orders by who fulfils them (Amazon: `fulfilledBy`), so the
+    sync may read marketplace-fulfilled orders apart from the seller's own."""
 
-    def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
-        """Every order changed within [since, until], page by page, each page as it arrives.
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by: FulfilledBy | None = None
+    ) -> Iterator[ChangesPage]:
+        """Every order changed within [since, until], page by page, each page as it arrives;
+        only those `fulfilled_by` that party when given (a connector that cannot read by
+        fulfilment is never asked to).
 
         An order may appear more than once (the channel may repeat itself); callers dedupe by
         `OrderVersion.key`. Raises ChannelError (or NeedsReauthorisation) when the channel
@@ -94,7 +106,17 @@ class ChannelAccounts(Protocol):
         """Raises NotFound for an unknown account."""
         ...
 
-    def record_success(self, account_id: str, *, cursor: datetime, at: datetime) -> None: ...
+    def record_success(
+        self,
+        account_id: str,
+        *,
+        cursor: datetime,
+        at: datetime,
+        marketplace_cursor: datetime | None = None,
+    ) -> None:
+        """Cursors only move forward; `marketplace_cursor` None leaves that one as it is."""
+        ...
+
     def record_failure(self, account_id: str, *, error: str, at: datetime) -> None:
         """The cursor stays where it was, so the failed window is read again next time."""
         ...

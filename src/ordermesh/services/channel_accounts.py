@@ -180,6 +180,7 @@ class ChannelAccountDesk:
             "settings": dict(account.settings),
             "secrets": secrets,
             "cursor": account.cursor,
+            "marketplace_cursor": account.marketplace_cursor,
             "last_sync_at": account.last_sync_at,
             "last_error": account.last_error,
             "orders": orders.get(account.id, 0),

@@ -15,6 +15,10 @@ the overlap together is still brought in. That deep read costs `deep_overlap / d
 more pages and catches a late change only if it falls in its window; the inbox makes
 everything it reads twice a no-op.
 
+Where marketplace-fulfilled orders are read apart, behind the rest (Amazon FBA:
+`MARKETPLACE_TRAIL` in handlers/channels.py), that read follows the same rule on its own rate,
+within `marketplace_max_lag`: it asks nothing of the seller, so it waits for fuller pages.
+
 Channels without a usage plan on their order search (Shopify, whose webhooks bring most
 changes) keep the fixed `base` interval."""
 
@@ -41,12 +45,20 @@ RATE_WEIGHT = 0.7
 """Weight of the newest sync in the account's running order rate."""
 DEEP_EVERY = timedelta(hours=4)
 DEEP_OVERLAP = timedelta(minutes=20)
+MARKETPLACE_MAX_LAG = timedelta(minutes=30)
+"""Longest wait between two reads of the marketplace-fulfilled orders read apart."""
+QUIET_MARKETPLACE_LAG = timedelta(hours=2)
+"""The most it grows to while reads find none (twice the window that found none, each
+time): a seller who does not use FBA should not spend a tenth of the search's usage plan
+on empty pages."""
 
 
 class Syncs(Protocol):
     overlap: timedelta
 
-    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport: ...
+    def sync(
+        self, cmd: c.SyncChannel, *, overlap: timedelta | None = None, marketplace: bool = True
+    ) -> SyncReport: ...
 
 
 @dataclass
@@ -55,6 +67,9 @@ class _Pace:
     """Changed orders per second of window, over the last syncs."""
     last_deep: datetime | None = None
     next_wait: float = 0.0
+    marketplace_rate: float | None = None
+    """The same, of the marketplace-fulfilled orders read apart."""
+    marketplace_due: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +92,12 @@ class SyncCadence:
         fill: float = PAGE_FILL,
         deep_every: timedelta = DEEP_EVERY,
         deep_overlap: timedelta = DEEP_OVERLAP,
+        marketplace_max_lag: timedelta = MARKETPLACE_MAX_LAG,
     ) -> None:
         self.syncs, self.capacity, self.clock = syncs, capacity, clock
         self.base, self.max_lag, self.fill = base, max_lag, fill
         self.deep_every, self.deep_overlap = deep_every, deep_overlap
+        self.marketplace_max_lag = marketplace_max_lag
         self._paces: dict[str, _Pace] = {}
         self._lock = threading.Lock()
 
@@ -96,12 +113,17 @@ class SyncCadence:
             pace.last_deep = now  # the first sync reads from the cursor as it stands
         deep = now - pace.last_deep >= self.deep_every
         report = self.syncs.sync(
-            c.SyncChannel(account_id, actor=actor), overlap=self.deep_overlap if deep else None
+            c.SyncChannel(account_id, actor=actor),
+            overlap=self.deep_overlap if deep else None,
+            marketplace=pace.marketplace_due is None or now >= pace.marketplace_due,
         )
         if deep and report.status == "synced":
             pace.last_deep = now
         took = (self.clock.now() - now).total_seconds()
-        pace.next_wait = self._next_wait(pace, report, self.capacity(account_id), took)
+        capacity = self.capacity(account_id)
+        pace.next_wait = self._next_wait(pace, report, capacity, took)
+        if report.status == "synced" and report.marketplace_until is not None:
+            pace.marketplace_due = self._marketplace_due(pace, report, capacity, now, took)
         return Turn(report, pace.next_wait, deep)
 
     def planned_wait(self, account_id: str) -> float:
@@ -115,15 +137,9 @@ class SyncCadence:
         if capacity is None or report.status != "synced":
             # A failed window is read again from the same cursor; the client has backed off.
             return base
-        if report.since is not None and report.until is not None:
-            window = (report.until - report.since).total_seconds()
-            if window >= 60:
-                seen = report.fetched / window
-                pace.rate = (
-                    seen
-                    if pace.rate is None
-                    else (RATE_WEIGHT * seen + (1 - RATE_WEIGHT) * pace.rate)
-                )
+        pace.rate = _running_rate(
+            pace.rate, report.since, report.until, report.fetched - report.marketplace_fetched
+        )
         return next_wait(
             pace.rate or 0.0,
             capacity,
@@ -133,6 +149,54 @@ class SyncCadence:
             fill=self.fill,
             took=took,
         )
+
+    def _marketplace_due(
+        self,
+        pace: _Pace,
+        report: SyncReport,
+        capacity: OrderCapacity | None,
+        now: datetime,
+        took: float,
+    ) -> datetime | None:
+        """When the marketplace-fulfilled orders read apart are next read (None: every sync,
+        for a channel without a usage plan)."""
+        if capacity is None:
+            return None
+        pace.marketplace_rate = _running_rate(
+            pace.marketplace_rate,
+            report.marketplace_since,
+            report.marketplace_until,
+            report.marketplace_fetched,
+        )
+        lag = self.marketplace_max_lag
+        since, until = report.marketplace_since, report.marketplace_until
+        if report.marketplace_fetched == 0 and since is not None and until is not None:
+            window = until - since
+            lag = min(max(2 * window, lag), QUIET_MARKETPLACE_LAG)
+        wait = next_wait(
+            pace.marketplace_rate or 0.0,
+            capacity,
+            overlap=self.syncs.overlap.total_seconds(),
+            base=self.base.total_seconds(),
+            max_lag=lag.total_seconds(),
+            fill=self.fill,
+            took=took,
+        )
+        return now + timedelta(seconds=took + wait)
+
+
+def _running_rate(
+    rate: float | None, since: datetime | None, until: datetime | None, fetched: int
+) -> float | None:
+    """The running rate of changes per second with a window's own folded in (a window under
+    a minute says too little to count)."""
+    if since is None or until is None:
+        return rate
+    window = (until - since).total_seconds()
+    if window < 60:
+        return rate
+    seen = fetched / window
+    return seen if rate is None else RATE_WEIGHT * seen + (1 - RATE_WEIGHT) * rate
 
 
 def next_wait(

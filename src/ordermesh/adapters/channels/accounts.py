@@ -73,6 +73,7 @@ class SqlChannelAccounts:
             settings=dict(row.settings or {}),
             secrets=self._open(row.secrets),
             cursor=row.cursor,
+            marketplace_cursor=row.marketplace_cursor,
             last_sync_at=row.last_sync_at,
             last_error=row.last_error,
             status_reason=row.status_reason,
@@ -97,6 +98,7 @@ class SqlChannelAccounts:
             _a.status,
             _a.status_reason,
             _a.cursor,
+            _a.marketplace_cursor,
             _a.last_sync_at,
             _a.last_error,
         ).order_by(_a.created_at)
@@ -161,21 +163,24 @@ class SqlChannelAccounts:
         if not done:
             raise NotFound(f"no channel account {account_id}", field="account")
 
-    def record_success(self, account_id: str, *, cursor: datetime, at: datetime) -> None:
+    def record_success(
+        self,
+        account_id: str,
+        *,
+        cursor: datetime,
+        at: datetime,
+        marketplace_cursor: datetime | None = None,
+    ) -> None:
         # Two workers may sync one account at once (the inbox makes that harmless); the one
-        # that finishes last must not pull the cursor back behind the other's window.
-        self._write(
-            update(t.channel_accounts)
-            .where(_a.id == account_id)
-            .values(
-                cursor=case(
-                    (or_(_a.cursor.is_(None), _a.cursor < cursor), literal(cursor, _a.cursor.type)),
-                    else_=_a.cursor,
-                ),
-                last_sync_at=at,
-                last_error=None,
-            )
-        )
+        # that finishes last must not pull a cursor back behind the other's window.
+        values: dict[str, Any] = {
+            "cursor": _forward(_a.cursor, cursor),
+            "last_sync_at": at,
+            "last_error": None,
+        }
+        if marketplace_cursor is not None:
+            values["marketplace_cursor"] = _forward(_a.marketplace_cursor, marketplace_cursor)
+        self._write(update(t.channel_accounts).where(_a.id == account_id).values(values))
 
     def record_failure(self, account_id: str, *, error: str, at: datetime) -> None:
         self._write(
@@ -195,3 +200,11 @@ class SqlChannelAccounts:
                 last_error=reason[:_ERROR_LIMIT],
             )
         )
+
+
+def _forward(column: Any, to: datetime) -> Any:
+    """The column set to `to` unless it already stands later."""
+    return case(
+        (or_(column.is_(None), column < to), literal(to, column.type)),
+        else_=column,
+    )

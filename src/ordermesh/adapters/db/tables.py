@@ -324,6 +324,9 @@ channel_accounts.append_column(Column("cursor", UTCDateTime))
 """High-water mark of the last window imported in full; the next sync starts before it."""
 channel_accounts.append_column(Column("last_sync_at", UTCDateTime))
 channel_accounts.append_column(Column("last_error", Text))
+channel_accounts.append_column(Column("marketplace_cursor", UTCDateTime))
+"""For a channel whose marketplace-fulfilled orders are read apart and later (Amazon FBA,
+0009): the high-water mark of those; `cursor` is then that of the merchant-fulfilled ones."""
 
 rate_limit_buckets = Table(
     "rate_limit_buckets",

@@ -14,10 +14,12 @@ from typing import Any
 
 from ordermesh.domain import commands as c
 from ordermesh.domain.errors import DomainError
+from ordermesh.domain.orders import FulfilledBy
 from ordermesh.ports.channels import (
     AccountStatus,
     ChannelAccount,
     ChannelAccounts,
+    ChannelConnector,
     ChannelError,
     ConnectorFactory,
     NeedsReauthorisation,
@@ -39,6 +41,18 @@ kept small and a periodic deep read (services/sync_cadence.py) reaches further b
 SETTLE = timedelta(minutes=2, seconds=30)
 """Windows end this long before now. Amazon refuses a `lastUpdatedBefore` closer than two
 minutes to the request; the rest is a margin for clock skew."""
+MARKETPLACE_TRAIL = timedelta(minutes=90)
+"""Where the channel can search by who fulfils an order (Amazon's `fulfilledBy`), the orders
+the marketplace fulfils itself (FBA) are read apart, this far behind the seller's own.
+Amazon shipping an FBA order is a second change of it; read once its last change is this
+old, an order Amazon shipped within the trail costs one read of the search's scarce usage
+plan instead of two (one shipped later is read twice, as before). The price is time: such an
+order comes in its ship time plus the trail after it was placed (about 2.5 hours when Amazon
+ships within the hour). They ask nothing of the seller and move none of the stock ordermesh
+pushes to channels: Amazon ships them from its own network, whose figures the FBA inventory
+sync counts. ORDER_CHANGE notifications, where set up, bring them at once. An account
+setting (`TRAIL_SETTING`, seconds, 0 to read them with the rest) replaces it."""
+TRAIL_SETTING = "marketplace_orders_trail_seconds"
 
 
 @dataclass
@@ -50,11 +64,25 @@ class SyncReport:
     until: datetime | None = None
     pages: int = 0
     fetched: int = 0
+    """Orders read, both reads together when marketplace-fulfilled ones are read apart."""
     imported: ImportResult = field(default_factory=ImportResult)
     unreadable: list[str] = field(default_factory=list)
     """`order id: reason` for each order the connector could not translate."""
     error: str | None = None
     cursor: datetime | None = None
+    marketplace_since: datetime | None = None
+    """The window of the marketplace-fulfilled orders read apart this time (None: not read)."""
+    marketplace_until: datetime | None = None
+    marketplace_fetched: int = 0
+    marketplace_cursor: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    fulfilled_by: FulfilledBy | None
+    """None: every order, whoever fulfils it."""
+    since: datetime
+    until: datetime
 
 
 SETTLE_SETTING = "sync_settle_seconds"
@@ -62,8 +90,8 @@ SETTLE_SETTING = "sync_settle_seconds"
 shows changes at once may be read closer to now. Amazon itself needs the default."""
 
 
-def _settle_of(settings: Mapping[str, Any], default: timedelta) -> timedelta:
-    value = settings.get(SETTLE_SETTING)
+def _seconds_of(settings: Mapping[str, Any], name: str, default: timedelta) -> timedelta:
+    value = settings.get(name)
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return timedelta(seconds=value)
     return default
@@ -103,36 +131,62 @@ class ChannelSync:
         *,
         overlap: timedelta = OVERLAP,
         settle: timedelta = SETTLE,
+        marketplace_trail: timedelta = MARKETPLACE_TRAIL,
     ) -> None:
         self.accounts, self.connectors, self.handle = accounts, connectors, handle
         self.clock, self.overlap, self.settle = clock, overlap, settle
+        self.marketplace_trail = marketplace_trail
 
-    def sync(self, cmd: c.SyncChannel, *, overlap: timedelta | None = None) -> SyncReport:
+    def sync(
+        self,
+        cmd: c.SyncChannel,
+        *,
+        overlap: timedelta | None = None,
+        marketplace: bool = True,
+    ) -> SyncReport:
         """Import every order the channel changed between the cursor (less the overlap) and
         now (less the settle time). The cursor moves only once the whole window is in, so a
         failed window is read again next time: nothing is skipped, nothing doubled. `overlap`
-        replaces the usual one for this sync (a deep read reaches further back)."""
+        replaces the usual one for this sync (a deep read reaches further back).
+
+        Where marketplace-fulfilled orders are read apart (`MARKETPLACE_TRAIL`), they are
+        read from their own cursor up to the trail behind this window's end, unless
+        `marketplace` is False (the cadence reads them when their pages fill)."""
         account = self.accounts.get(cmd.account)
         report = started_report(account)
         if report.error:
             return report
         now = self.clock.now()
-        until = (now - _settle_of(account.settings, self.settle)).replace(microsecond=0)
-        since = (account.cursor or until) - (self.overlap if overlap is None else overlap)
-        report.since, report.until = since, until
-        if since >= until:
-            report.status = "synced"
-            return report
+        until = (now - _seconds_of(account.settings, SETTLE_SETTING, self.settle)).replace(
+            microsecond=0
+        )
+        back = self.overlap if overlap is None else overlap
         source = source_of(account.id, account.channel)
         unreadable: list[Unreadable] = []
         try:
             connector = self.connectors(account)
-            for page in connector.changed_orders(since, until):
-                report.pages += 1
-                report.fetched += len(page.orders) + len(page.unreadable)
-                unreadable.extend(page.unreadable)
-                if page.orders:
-                    report.imported += self.handle(imports(source, page.orders))
+            reads, marketplace_to = self._reads(account, connector, until, back, marketplace)
+            report.since, report.until = reads[0].since, reads[0].until
+            if all(read.since >= read.until for read in reads):
+                report.status = "synced"
+                return report
+            for read in reads:
+                if read.fulfilled_by is FulfilledBy.MARKETPLACE:
+                    report.marketplace_since, report.marketplace_until = read.since, read.until
+                if read.since >= read.until:
+                    continue
+                pages = connector.changed_orders(
+                    read.since, read.until, fulfilled_by=read.fulfilled_by
+                )
+                for page in pages:
+                    report.pages += 1
+                    fetched = len(page.orders) + len(page.unreadable)
+                    report.fetched += fetched
+                    if read.fulfilled_by is FulfilledBy.MARKETPLACE:
+                        report.marketplace_fetched += fetched
+                    unreadable.extend(page.unreadable)
+                    if page.orders:
+                        report.imported += self.handle(imports(source, page.orders))
         except NeedsReauthorisation as lost:
             self.accounts.mark_needs_reauthorisation(account.id, reason=str(lost), at=now)
             report.status, report.error = AccountStatus.NEEDS_REAUTHORISATION, str(lost)
@@ -147,7 +201,9 @@ class ChannelSync:
             log.warning("sync of channel account %s failed: %s", account.id, error)
             return report
         report.unreadable = not_imported(unreadable, report.imported)
-        self.accounts.record_success(account.id, cursor=until, at=now)
+        self.accounts.record_success(
+            account.id, cursor=until, at=now, marketplace_cursor=marketplace_to
+        )
         if report.unreadable:
             # The window is done (retrying would not make these readable), but a person must
             # see them: they stay as the account's last error until the next clean sync.
@@ -158,4 +214,31 @@ class ChannelSync:
                 at=now,
             )
         report.status, report.cursor = "synced", until
+        report.marketplace_cursor = marketplace_to
         return report
+
+    def _reads(
+        self,
+        account: ChannelAccount,
+        connector: ChannelConnector,
+        until: datetime,
+        back: timedelta,
+        marketplace: bool,
+    ) -> tuple[list[_Read], datetime | None]:
+        """This sync's reads, the first one the merchant's (or everyone's), and where the
+        marketplace-fulfilled orders' cursor stands after them (None: not read apart)."""
+        trail = _seconds_of(account.settings, TRAIL_SETTING, self.marketplace_trail)
+        mark = account.marketplace_cursor
+        if not (connector.reads_by_fulfilment and trail > timedelta(0)):
+            # Read together; from the trailing cursor too if they were read apart until now.
+            start = min(account.cursor or until, mark or until)
+            return [_Read(None, start - back, until)], (until if mark is not None else None)
+        reads = [_Read(FulfilledBy.MERCHANT, (account.cursor or until) - back, until)]
+        # Up to the merchant cursor everything is in: the trailing read starts there the
+        # first time, and stays put (recorded, so that no window is ever skipped) until due.
+        mark = mark or account.cursor or until
+        trailing_until = until - trail
+        if marketplace and trailing_until > mark:
+            reads.append(_Read(FulfilledBy.MARKETPLACE, mark - back, trailing_until))
+            mark = trailing_until
+        return reads, mark

@@ -31,7 +31,7 @@ from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain.commands import SyncChannel
 from ordermesh.ports.channels import ChannelAccount
 from ordermesh.sandbox.amazon import ManualClock, Sandbox, SandboxConfig, create_app
-from ordermesh.services.handlers.channels import SETTLE, ChannelSync, SyncReport
+from ordermesh.services.handlers.channels import SETTLE, TRAIL_SETTING, ChannelSync, SyncReport
 
 CLIENT_ID = "amzn1.application-oa2-client.ordermesh-tests"
 CLIENT_SECRET = "lwa-client-secret-for-tests"
@@ -233,7 +233,11 @@ def connect_seller(
     secret_key: str = SECRET_KEY,
     retry: RetryPolicy = FAST_RETRY,
     sleep: Callable[[float], None] | None = None,
+    fba_apart: bool = False,
 ) -> tuple[ChannelAdapters, ChannelAccount]:
+    """A connected account. Its FBA orders are read with the rest unless `fba_apart`: the
+    tests of reading apart and behind (`MARKETPLACE_TRAIL`) ask for it, the others check one
+    read's mechanics and the sandbox's orders as they are now."""
     channels = channel_adapters(
         om.db, amazon.clock, secret_key, sleep=sleep or amazon.clock.advance, retry=retry
     )
@@ -250,7 +254,7 @@ def connect_seller(
     account = channels.accounts.register(
         channel="amazon",
         name="Amazon US + DE",
-        settings=stored(settings),
+        settings={**stored(settings), **({} if fba_apart else {TRAIL_SETTING: 0})},
         secrets=credentials.sealable(),
         sync_from=amazon.clock.now() - timedelta(hours=1),
     )

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ordermesh.adapters.channels.amazon.mapping import read_order
 from ordermesh.domain.commands import Command, ImportOrders, SyncChannel
 from ordermesh.domain.errors import ValidationFailed
+from ordermesh.domain.orders import FulfilledBy
 from ordermesh.ports.channels import (
     AccountStatus,
     ChangesPage,
@@ -21,7 +24,13 @@ from ordermesh.ports.channels import (
     OrderVersion,
     Unreadable,
 )
-from ordermesh.services.handlers.channels import OVERLAP, SETTLE, ChannelSync
+from ordermesh.services.handlers.channels import (
+    MARKETPLACE_TRAIL,
+    OVERLAP,
+    SETTLE,
+    TRAIL_SETTING,
+    ChannelSync,
+)
 from ordermesh.services.handlers.orders import ImportResult
 from tests.unit.channels.amazon.models import example_orders
 
@@ -43,8 +52,23 @@ class FakeAccounts:
     def get(self, account_id: str) -> ChannelAccount:
         return self.account
 
-    def record_success(self, account_id: str, *, cursor: datetime, at: datetime) -> None:
-        self.account = replace(self.account, cursor=cursor, last_error=None)
+    def record_success(
+        self,
+        account_id: str,
+        *,
+        cursor: datetime,
+        at: datetime,
+        marketplace_cursor: datetime | None = None,
+    ) -> None:
+        self.account = replace(
+            self.account,
+            cursor=max(cursor, self.account.cursor or cursor),
+            marketplace_cursor=max(
+                (t for t in (marketplace_cursor, self.account.marketplace_cursor) if t),
+                default=None,
+            ),
+            last_error=None,
+        )
 
     def record_failure(self, account_id: str, *, error: str, at: datetime) -> None:
         self.account = replace(self.account, last_error=error)
@@ -58,12 +82,23 @@ class FakeAccounts:
 class FakeConnector:
     channel = "amazon"
 
-    def __init__(self, pages: list[ChangesPage], then: Exception | None = None) -> None:
+    def __init__(
+        self,
+        pages: list[ChangesPage],
+        then: Exception | None = None,
+        *,
+        reads_by_fulfilment: bool = False,
+    ) -> None:
         self.pages, self.then = pages, then
+        self.reads_by_fulfilment = reads_by_fulfilment
         self.windows: list[tuple[datetime, datetime]] = []
+        self.reads: list[tuple[FulfilledBy | None, datetime, datetime]] = []
 
-    def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by: FulfilledBy | None = None
+    ) -> Iterator[ChangesPage]:
         self.windows.append((since, until))
+        self.reads.append((fulfilled_by, since, until))
         yield from self.pages
         if self.then is not None:
             raise self.then
@@ -156,3 +191,142 @@ def test_a_lost_authorisation_parks_the_account_and_later_syncs_do_not_call_the_
     assert accounts.account.status == AccountStatus.NEEDS_REAUTHORISATION
     assert second.status == "skipped"
     assert len(connector.windows) == 1
+
+
+# -- FBA orders read apart, behind the merchant's ----------------------------------------------
+
+MERCHANT, MARKETPLACE = FulfilledBy.MERCHANT, FulfilledBy.MARKETPLACE
+UNTIL = NOW - SETTLE
+
+
+def _splitting(marketplace_cursor: datetime | None, **settings: Any) -> FakeAccounts:
+    accounts = FakeAccounts()
+    accounts.account = replace(
+        accounts.account, marketplace_cursor=marketplace_cursor, settings=settings
+    )
+    return accounts
+
+
+def _run(accounts: FakeAccounts, connector: FakeConnector, **options: Any) -> Any:
+    return ChannelSync(accounts, lambda a: connector, lambda c: ImportResult(), FixedClock()).sync(
+        SyncChannel("cha_1"), **options
+    )
+
+
+def test_fba_orders_are_read_apart_and_a_trail_behind_the_merchant_orders() -> None:
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(NOW - timedelta(hours=3))
+
+    report = _run(accounts, connector)
+
+    assert connector.reads == [
+        (MERCHANT, CURSOR - OVERLAP, UNTIL),
+        (MARKETPLACE, NOW - timedelta(hours=3) - OVERLAP, UNTIL - MARKETPLACE_TRAIL),
+    ]
+    assert accounts.account.cursor == UNTIL
+    assert accounts.account.marketplace_cursor == UNTIL - MARKETPLACE_TRAIL
+    assert report.marketplace_until == UNTIL - MARKETPLACE_TRAIL
+
+
+def test_the_first_split_sync_pins_the_fba_cursor_where_everything_was_in() -> None:
+    # The cursor is an hour back: the trailing read has nothing to read before 92.5 minutes
+    # back, and starts at the old cursor once it has, so no FBA change falls between.
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(None)
+
+    _run(accounts, connector)
+
+    assert connector.reads == [(MERCHANT, CURSOR - OVERLAP, UNTIL)]
+    assert accounts.account.cursor == UNTIL
+    assert accounts.account.marketplace_cursor == CURSOR
+
+
+def test_fba_orders_not_due_wait_and_their_cursor_stays() -> None:
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(NOW - timedelta(hours=3))
+
+    report = _run(accounts, connector, marketplace=False)
+
+    assert [r[0] for r in connector.reads] == [MERCHANT]
+    assert accounts.account.marketplace_cursor == NOW - timedelta(hours=3)
+    assert report.marketplace_until is None
+
+
+def test_a_failed_fba_read_moves_neither_cursor() -> None:
+    connector = FakeConnector([], then=ChannelError("searchOrders failed (503)"))
+    connector.reads_by_fulfilment = True
+    accounts = _splitting(NOW - timedelta(hours=3))
+
+    report = _run(accounts, connector)
+
+    assert report.status == "failed"
+    assert accounts.account.cursor == CURSOR
+    assert accounts.account.marketplace_cursor == NOW - timedelta(hours=3)
+
+
+def test_reading_them_together_again_starts_from_the_trailing_cursor() -> None:
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(NOW - timedelta(hours=3), **{TRAIL_SETTING: 0})
+
+    _run(accounts, connector)
+
+    assert connector.reads == [(None, NOW - timedelta(hours=3) - OVERLAP, UNTIL)]
+    assert accounts.account.cursor == accounts.account.marketplace_cursor == UNTIL
+
+
+def test_a_channel_that_cannot_read_by_fulfilment_reads_everything_at_once() -> None:
+    connector = FakeConnector([])
+    accounts = _splitting(None)
+
+    _run(accounts, connector)
+
+    assert connector.reads == [(None, CURSOR - OVERLAP, UNTIL)]
+    assert accounts.account.marketplace_cursor is None
+
+
+class MovingClock:
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=3_600), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_whatever_the_pace_no_change_falls_between_two_windows(steps) -> None:
+    """Syncs at random gaps, the FBA read due or not, now and then a failure: every
+    moment from the first cursor up to each cursor is inside some window that was read in
+    full, for the merchant's orders and the FBA ones alike."""
+    clock = MovingClock()
+    accounts = FakeAccounts()
+    start = accounts.account.cursor
+    assert start is not None
+    read: dict[FulfilledBy, list[tuple[datetime, datetime]]] = {MERCHANT: [], MARKETPLACE: []}
+    for gap, due, fails in steps:
+        clock.at += timedelta(seconds=gap)
+        connector = FakeConnector(
+            [], then=ChannelError("503") if fails else None, reads_by_fulfilment=True
+        )
+        ChannelSync(accounts, lambda a, c=connector: c, lambda c: ImportResult(), clock).sync(
+            SyncChannel("cha_1"), marketplace=due
+        )
+        if not fails:
+            for who, since, until in connector.reads:
+                read[who or MERCHANT].append((since, until))
+    cursors = {
+        MERCHANT: accounts.account.cursor,
+        MARKETPLACE: accounts.account.marketplace_cursor or accounts.account.cursor,
+    }
+    for who, windows in read.items():
+        covered = start
+        for since, until in sorted(windows):
+            assert since <= covered, f"{who}: nothing read between {covered} and {since}"
+            covered = max(covered, until)
+        assert covered >= cursors[who]

@@ -25,6 +25,7 @@ from ordermesh.adapters.channels.amazon.client import (
 )
 from ordermesh.adapters.channels.amazon.listings import AmazonListings
 from ordermesh.adapters.channels.amazon.settings import CHANNEL, read_account
+from ordermesh.domain.orders import FulfilledBy
 from ordermesh.ports.channels import (
     ChangesPage,
     ChannelAccount,
@@ -43,15 +44,21 @@ INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "CANCELLATION", "FULFILLMENT"
 
 class AmazonConnector:
     channel = CHANNEL
+    reads_by_fulfilment = True
 
     def __init__(self, account_id: str, client: SpApiClient) -> None:
         self.account_id = account_id
         self.client = client
         self.listings = AmazonListings(client)
 
-    def changed_orders(self, since: datetime, until: datetime) -> Iterator[ChangesPage]:
+    def changed_orders(
+        self, since: datetime, until: datetime, *, fulfilled_by: FulfilledBy | None = None
+    ) -> Iterator[ChangesPage]:
         for page in self.client.search_orders(
-            last_updated_after=since, last_updated_before=until, included_data=INCLUDED_DATA
+            last_updated_after=since,
+            last_updated_before=until,
+            included_data=INCLUDED_DATA,
+            fulfilled_by=None if fulfilled_by is None else mapping.fulfilled_by_code(fulfilled_by),
         ):
             versions: list[OrderVersion] = []
             unreadable: list[Unreadable] = []

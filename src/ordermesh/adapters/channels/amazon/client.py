@@ -363,8 +363,10 @@ class SpApiClient:
         last_updated_after: datetime,
         last_updated_before: datetime,
         included_data: Sequence[str],
+        fulfilled_by: str | None = None,
     ) -> Iterator[wire.SearchOrdersPage]:
-        """Every page of orders updated within the window, following `nextToken`."""
+        """Every page of orders updated within the window (only those `fulfilled_by` MERCHANT
+        or AMAZON when given), following `nextToken`."""
         params: dict[str, Any] = {
             "lastUpdatedAfter": wire.timestamp(last_updated_after),
             "lastUpdatedBefore": wire.timestamp(last_updated_before),
@@ -372,6 +374,8 @@ class SpApiClient:
             "includedData": ",".join(included_data),
             "maxResultsPerPage": self.settings.page_size,
         }
+        if fulfilled_by is not None:
+            params["fulfilledBy"] = fulfilled_by
         for _ in range(_MAX_PAGES):
             body = self.call("searchOrders", "GET", "/orders/2026-01-01/orders", params)
             try:

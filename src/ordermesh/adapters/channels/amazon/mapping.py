@@ -44,6 +44,12 @@ STATES: dict[str, str] = {
 
 FULFILLED_BY = {"AMAZON": FulfilledBy.MARKETPLACE, "MERCHANT": FulfilledBy.MERCHANT}
 
+
+def fulfilled_by_code(fulfilled_by: FulfilledBy) -> str:
+    """Amazon's `fulfilledBy` for ours (searchOrders filters on it)."""
+    return next(code for code, ours in FULFILLED_BY.items() if ours is fulfilled_by)
+
+
 # Used only when an order carries no amount at all (a Pending order may show no prices).
 MARKETPLACE_CURRENCIES = {
     "ATVPDKIKX0DER": "USD",  # US

@@ -134,5 +134,9 @@ async def sync_account(account_id: str, om: OmDep, who: Operator) -> Response:
             "not_imported": report.unreadable,
             "error": report.error,
             "cursor": report.cursor,
+            "marketplace_since": report.marketplace_since,
+            "marketplace_until": report.marketplace_until,
+            "marketplace_fetched": report.marketplace_fetched,
+            "marketplace_cursor": report.marketplace_cursor,
         }
     )
