@@ -4,7 +4,6 @@ lag, a deep read now and then, and the fixed interval for channels without a usa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 
 import pytest
 
@@ -69,20 +68,27 @@ class Syncs:
 
         self.marketplace_fetched = 0
         self.marketplace_asked: list[bool] = []
+        """Whether each sync read the FBA orders."""
         self.marketplace_until: datetime | None = None
+        self.marketplace_windows: list[timedelta] = []
 
     def sync(
-        self, cmd: c.SyncChannel, *, overlap: timedelta | None = None, marketplace: bool = True
+        self,
+        cmd: c.SyncChannel,
+        *,
+        overlap: timedelta | None = None,
+        marketplace_span: timedelta | None = None,
     ) -> SyncReport:
         self.overlaps.append(overlap)
-        self.marketplace_asked.append(marketplace)
         until = self.clock[0] - timedelta(seconds=150)
         since = until - timedelta(seconds=600) - (overlap or self.overlap)
         report = SyncReport(cmd.account, self.status, since, until, fetched=self.fetched)
-        if marketplace:
-            # The trailing read covers the time since it was last read, 90 minutes behind.
-            end = until - timedelta(minutes=90)
-            start = self.marketplace_until or end - timedelta(seconds=600)
+        # The trailing read: the span asked for, once it lies 90 minutes behind.
+        behind = until - timedelta(minutes=90)
+        start = self.marketplace_until or behind - timedelta(seconds=600)
+        end = behind if marketplace_span is None else start + marketplace_span
+        self.marketplace_asked.append(end <= behind)
+        if end <= behind:
             report.marketplace_since, report.marketplace_until = start, end
             # `marketplace_fetched` trailing orders every 600 s
             report.marketplace_fetched = round(
@@ -90,6 +96,7 @@ class Syncs:
             )
             report.fetched += report.marketplace_fetched
             self.marketplace_until = end
+            self.marketplace_windows.append(end - start)
         return report
 
 
@@ -149,25 +156,19 @@ def test_fba_orders_read_apart_wait_for_fuller_pages_and_do_not_count_in_the_mer
     # 1,800 orders an hour, 30 % of them FBA: 210 merchant orders in each 630 s window,
     # 90 FBA orders every 600 s.
     syncs.fetched, syncs.marketplace_fetched = 210, 90
-    read_at: list[datetime] = []
-    waits: list[float] = []
+    waits = []
     for _ in range(24):
-        before = len(read_at)
-        now = at[0]
         waits.append(cadence.turn("A").wait)
-        if syncs.marketplace_asked[-1]:
-            read_at.append(now)
-        assert len(read_at) in (before, before + 1)
         at[0] += timedelta(seconds=waits[-1])
     assert syncs.marketplace_asked[0], "the first sync reads them (their rate is unknown)"
-    assert 4 <= len(read_at) < 24 / 2, "read far less often than the merchant orders"
+    assert 4 <= sum(syncs.marketplace_asked) < 24 / 2, "read far less often than the rest"
     # The merchant orders alone set the merchant pace: 2 pages 90 % full.
     assert waits[-1] == pytest.approx(0.9 * 200 / (210 / 630) - 30)
-    # Between two FBA reads: about 2 pages' worth of FBA orders (180 at 0.15 a second),
-    # never longer than the marketplace's maximum lag plus one merchant wait.
-    gaps = [(b - a).total_seconds() for a, b in pairwise(read_at[1:])]
-    assert gaps
-    assert all(0.9 * 200 / 0.15 - 30 <= gap <= 30 * 60 + max(waits) for gap in gaps), gaps
+    # Each FBA read after the first covers what fills 2 pages 90 % (180 at 0.15 a second),
+    # whichever merchant turn it falls on.
+    spans = [w.total_seconds() for w in syncs.marketplace_windows[1:]]
+    assert spans
+    assert spans == pytest.approx([0.9 * 200 / 0.15 - 30] * len(spans), rel=0.01)
 
 
 def test_a_seller_without_fba_orders_reads_them_apart_less_and_less_often_down_to_every_two_hours():
@@ -175,16 +176,9 @@ def test_a_seller_without_fba_orders_reads_them_apart_less_and_less_often_down_t
     syncs = Syncs(at)
     cadence = SyncCadence(syncs, lambda _: SEARCH_ORDERS, Clock(at), base=timedelta(seconds=60))
     syncs.fetched, syncs.marketplace_fetched = 210, 0
-    read_at: list[datetime] = []
     for _ in range(60):
-        now = at[0]
-        wait = cadence.turn("A").wait
-        if syncs.marketplace_asked[-1]:
-            read_at.append(now)
-        at[0] += timedelta(seconds=wait)
-    gaps = [(b - a).total_seconds() for a, b in pairwise(read_at)]
-    # Reads fall on the merchant syncs, so a gap may come out up to one merchant wait short.
-    assert all(b >= a - 600 for a, b in pairwise(gaps)), gaps
-    assert gaps[0] < gaps[-1]
-    assert 2 * 3600 <= gaps[-1] <= 2 * 3600 + 600, "then every two hours"
-    assert len(read_at) <= 8, "over about nine hours"
+        at[0] += timedelta(seconds=cadence.turn("A").wait)
+    spans = [w.total_seconds() for w in syncs.marketplace_windows]
+    assert spans == sorted(spans), "each empty read is followed by a longer one"
+    assert spans[-1] == 2 * 3600, "until one every two hours"
+    assert len(spans) <= 8, "over about nine hours"

@@ -17,7 +17,10 @@ everything it reads twice a no-op.
 
 Where marketplace-fulfilled orders are read apart, behind the rest (Amazon FBA:
 `MARKETPLACE_TRAIL` in handlers/channels.py), that read follows the same rule on its own rate,
-within `marketplace_max_lag`: it asks nothing of the seller, so it waits for fuller pages.
+within `marketplace_max_lag`: it asks nothing of the seller, so it waits for fuller pages. It
+trails, so its window need not end now: the cadence hands the sync the span that fills its
+pages, and the sync reads that span as soon as it lies wholly behind the trail, whichever
+merchant turn that falls on.
 
 Channels without a usage plan on their order search (Shopify, whose webhooks bring most
 changes) keep the fixed `base` interval."""
@@ -57,7 +60,11 @@ class Syncs(Protocol):
     overlap: timedelta
 
     def sync(
-        self, cmd: c.SyncChannel, *, overlap: timedelta | None = None, marketplace: bool = True
+        self,
+        cmd: c.SyncChannel,
+        *,
+        overlap: timedelta | None = None,
+        marketplace_span: timedelta | None = None,
     ) -> SyncReport: ...
 
 
@@ -69,7 +76,8 @@ class _Pace:
     next_wait: float = 0.0
     marketplace_rate: float | None = None
     """The same, of the marketplace-fulfilled orders read apart."""
-    marketplace_due: datetime | None = None
+    marketplace_span: timedelta | None = None
+    """The window of those to read next (None: all there is, before their first read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class SyncCadence:
         report = self.syncs.sync(
             c.SyncChannel(account_id, actor=actor),
             overlap=self.deep_overlap if deep else None,
-            marketplace=pace.marketplace_due is None or now >= pace.marketplace_due,
+            marketplace_span=pace.marketplace_span,
         )
         if deep and report.status == "synced":
             pace.last_deep = now
@@ -123,7 +131,7 @@ class SyncCadence:
         capacity = self.capacity(account_id)
         pace.next_wait = self._next_wait(pace, report, capacity, took)
         if report.status == "synced" and report.marketplace_until is not None:
-            pace.marketplace_due = self._marketplace_due(pace, report, capacity, now, took)
+            pace.marketplace_span = self._marketplace_span(pace, report, capacity)
         return Turn(report, pace.next_wait, deep)
 
     def planned_wait(self, account_id: str) -> float:
@@ -150,16 +158,11 @@ class SyncCadence:
             took=took,
         )
 
-    def _marketplace_due(
-        self,
-        pace: _Pace,
-        report: SyncReport,
-        capacity: OrderCapacity | None,
-        now: datetime,
-        took: float,
-    ) -> datetime | None:
-        """When the marketplace-fulfilled orders read apart are next read (None: every sync,
-        for a channel without a usage plan)."""
+    def _marketplace_span(
+        self, pace: _Pace, report: SyncReport, capacity: OrderCapacity | None
+    ) -> timedelta | None:
+        """How much of the marketplace-fulfilled orders' time the next read of them covers
+        (None: all there is, for a channel without a usage plan)."""
         if capacity is None:
             return None
         pace.marketplace_rate = _running_rate(
@@ -171,18 +174,16 @@ class SyncCadence:
         lag = self.marketplace_max_lag
         since, until = report.marketplace_since, report.marketplace_until
         if report.marketplace_fetched == 0 and since is not None and until is not None:
-            window = until - since
-            lag = min(max(2 * window, lag), QUIET_MARKETPLACE_LAG)
-        wait = next_wait(
+            lag = min(max(2 * (until - since), lag), QUIET_MARKETPLACE_LAG)
+        span = next_wait(
             pace.marketplace_rate or 0.0,
             capacity,
             overlap=self.syncs.overlap.total_seconds(),
             base=self.base.total_seconds(),
             max_lag=lag.total_seconds(),
             fill=self.fill,
-            took=took,
         )
-        return now + timedelta(seconds=took + wait)
+        return timedelta(seconds=span)
 
 
 def _running_rate(

@@ -142,7 +142,7 @@ class ChannelSync:
         cmd: c.SyncChannel,
         *,
         overlap: timedelta | None = None,
-        marketplace: bool = True,
+        marketplace_span: timedelta | None = None,
     ) -> SyncReport:
         """Import every order the channel changed between the cursor (less the overlap) and
         now (less the settle time). The cursor moves only once the whole window is in, so a
@@ -150,8 +150,10 @@ class ChannelSync:
         replaces the usual one for this sync (a deep read reaches further back).
 
         Where marketplace-fulfilled orders are read apart (`MARKETPLACE_TRAIL`), they are
-        read from their own cursor up to the trail behind this window's end, unless
-        `marketplace` is False (the cadence reads them when their pages fill)."""
+        read from their own cursor up to the trail behind this window's end; given a
+        `marketplace_span` (the cadence's, sized to fill pages), only a window that long,
+        once it lies wholly behind the trail, or all there is when that is two spans or more
+        (catching up)."""
         account = self.accounts.get(cmd.account)
         report = started_report(account)
         if report.error:
@@ -165,7 +167,7 @@ class ChannelSync:
         unreadable: list[Unreadable] = []
         try:
             connector = self.connectors(account)
-            reads, marketplace_to = self._reads(account, connector, until, back, marketplace)
+            reads, marketplace_to = self._reads(account, connector, until, back, marketplace_span)
             report.since, report.until = reads[0].since, reads[0].until
             if all(read.since >= read.until for read in reads):
                 report.status = "synced"
@@ -223,7 +225,7 @@ class ChannelSync:
         connector: ChannelConnector,
         until: datetime,
         back: timedelta,
-        marketplace: bool,
+        span: timedelta | None,
     ) -> tuple[list[_Read], datetime | None]:
         """This sync's reads, the first one the merchant's (or everyone's), and where the
         marketplace-fulfilled orders' cursor stands after them (None: not read apart)."""
@@ -237,8 +239,11 @@ class ChannelSync:
         # Up to the merchant cursor everything is in: the trailing read starts there the
         # first time, and stays put (recorded, so that no window is ever skipped) until due.
         mark = mark or account.cursor or until
-        trailing_until = until - trail
-        if marketplace and trailing_until > mark:
-            reads.append(_Read(FulfilledBy.MARKETPLACE, mark - back, trailing_until))
-            mark = trailing_until
+        behind = until - trail
+        end = behind if span is None or behind - mark >= 2 * span else mark + span
+        if mark < end <= behind:
+            # The usual overlap, even on a deep read: the deep overlap is there for changes
+            # Amazon shows late, and a window this far behind was visible in full when read.
+            reads.append(_Read(FulfilledBy.MARKETPLACE, mark - self.overlap, end))
+            mark = end
         return reads, mark

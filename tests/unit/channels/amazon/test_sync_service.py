@@ -241,15 +241,32 @@ def test_the_first_split_sync_pins_the_fba_cursor_where_everything_was_in() -> N
     assert accounts.account.marketplace_cursor == CURSOR
 
 
-def test_fba_orders_not_due_wait_and_their_cursor_stays() -> None:
+def test_fba_orders_are_read_a_span_at_a_time_once_it_lies_behind_the_trail() -> None:
+    mark = UNTIL - MARKETPLACE_TRAIL - timedelta(minutes=40)
+    span = timedelta(minutes=30)
+
     connector = FakeConnector([], reads_by_fulfilment=True)
-    accounts = _splitting(NOW - timedelta(hours=3))
+    accounts = _splitting(mark)
+    _run(accounts, connector, marketplace_span=span)
+    assert connector.reads[1] == (MARKETPLACE, mark - OVERLAP, mark + span), (
+        "the span the cadence sized, not all there is"
+    )
+    assert accounts.account.marketplace_cursor == mark + span
 
-    report = _run(accounts, connector, marketplace=False)
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    _run(accounts, connector, marketplace_span=span)
+    assert [r[0] for r in connector.reads] == [MERCHANT], "10 minutes there: not a span yet"
+    assert accounts.account.marketplace_cursor == mark + span
 
-    assert [r[0] for r in connector.reads] == [MERCHANT]
-    assert accounts.account.marketplace_cursor == NOW - timedelta(hours=3)
-    assert report.marketplace_until is None
+
+def test_fba_orders_far_behind_are_caught_up_in_one_read() -> None:
+    mark = UNTIL - MARKETPLACE_TRAIL - timedelta(hours=3)
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(mark)
+
+    _run(accounts, connector, marketplace_span=timedelta(minutes=30))
+
+    assert connector.reads[1] == (MARKETPLACE, mark - OVERLAP, UNTIL - MARKETPLACE_TRAIL)
 
 
 def test_a_failed_fba_read_moves_neither_cursor() -> None:
@@ -295,13 +312,18 @@ class MovingClock:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(min_value=1, max_value=3_600), st.booleans(), st.booleans()),
+        st.tuples(
+            st.integers(min_value=1, max_value=3_600),
+            st.one_of(st.none(), st.integers(min_value=60, max_value=7_200)),
+            st.booleans(),
+        ),
         min_size=1,
         max_size=40,
     )
 )
 def test_whatever_the_pace_no_change_falls_between_two_windows(steps) -> None:
-    """Syncs at random gaps, the FBA read due or not, now and then a failure: every
+    """Syncs at random gaps, the FBA read of any span or all there is, now and then a
+    failure: every
     moment from the first cursor up to each cursor is inside some window that was read in
     full, for the merchant's orders and the FBA ones alike."""
     clock = MovingClock()
@@ -309,13 +331,14 @@ def test_whatever_the_pace_no_change_falls_between_two_windows(steps) -> None:
     start = accounts.account.cursor
     assert start is not None
     read: dict[FulfilledBy, list[tuple[datetime, datetime]]] = {MERCHANT: [], MARKETPLACE: []}
-    for gap, due, fails in steps:
+    for gap, span, fails in steps:
         clock.at += timedelta(seconds=gap)
         connector = FakeConnector(
             [], then=ChannelError("503") if fails else None, reads_by_fulfilment=True
         )
         ChannelSync(accounts, lambda a, c=connector: c, lambda c: ImportResult(), clock).sync(
-            SyncChannel("cha_1"), marketplace=due
+            SyncChannel("cha_1"),
+            marketplace_span=None if span is None else timedelta(seconds=span),
         )
         if not fails:
             for who, since, until in connector.reads:
