@@ -75,6 +75,7 @@ def test_an_admin_connects_an_amazon_account_and_its_secrets_never_come_back(api
     # searchOrders' usage plan: one page of 100 orders every 180 s, about 2,000 orders an hour.
     assert 1_500 <= account["sustainable_orders_per_hour"] <= 2_500
     assert account["cursor"] is not None
+    assert account["marketplace_cursor"] is None, "FBA orders not yet read apart"
 
     listed = api.viewer.get("/api/v1/channel-accounts")
     one = api.viewer.get(f"/api/v1/channel-accounts/{account['id']}")
