@@ -43,6 +43,14 @@ def test_a_busy_account_is_synced_when_its_orders_fill_whole_pages_within_the_pl
     assert wait(0.2) == pytest.approx(420.0)
 
 
+def test_the_pages_are_as_many_as_the_maximum_lag_fills_to_the_fill_not_whole_pages():
+    # 540 FBA orders an hour, read at most every 30 minutes: 274 orders fit, three pages
+    # filled 0.9 each (before: two, since three whole pages do not fit).
+    span = next_wait(0.15, SEARCH_ORDERS, overlap=30.0, base=60.0, max_lag=1800.0)
+    assert span == pytest.approx(0.9 * 300 / 0.15 - 30)
+    assert span <= 1800.0
+
+
 def test_an_account_beyond_its_usage_plan_gets_full_pages_and_waits_for_tokens():
     # 2,340 changes an hour against 2,016 sustainable: raising the wait to the bucket's
     # refill would only add a partial page.
@@ -51,7 +59,10 @@ def test_an_account_beyond_its_usage_plan_gets_full_pages_and_waits_for_tokens()
 
 
 def test_however_busy_the_account_the_wait_fills_pages_within_the_maximum_lag():
-    assert wait(50.0) == pytest.approx(0.9 * 630 - 30, abs=1)
+    busy = wait(50.0)
+    assert busy <= 600.0
+    assert busy > 600.0 - 0.9 * 100 / 50.0, "within one page's time of the maximum lag"
+    assert 50.0 * (busy + 30) / (0.9 * 100) == pytest.approx(round(50.0 * (busy + 30) / 90))
     assert next_wait(50.0, SEARCH_ORDERS, overlap=30.0, base=60.0, max_lag=60.0) == 60.0, (
         "never more often than the base interval"
     )
@@ -65,6 +76,8 @@ class Syncs:
         self.overlaps: list[timedelta | None] = []
         self.status = "synced"
         self.fetched = 0
+        self.late = 0
+        """Changes each sync finds the channel showed late."""
 
         self.marketplace_fetched = 0
         self.marketplace_asked: list[bool] = []
@@ -82,7 +95,9 @@ class Syncs:
         self.overlaps.append(overlap)
         until = self.clock[0] - timedelta(seconds=150)
         since = until - timedelta(seconds=600) - (overlap or self.overlap)
-        report = SyncReport(cmd.account, self.status, since, until, fetched=self.fetched)
+        report = SyncReport(
+            cmd.account, self.status, since, until, fetched=self.fetched, late=self.late
+        )
         # The trailing read: the span asked for, once it lies 90 minutes behind.
         behind = until - timedelta(minutes=90)
         start = self.marketplace_until or behind - timedelta(seconds=600)
@@ -108,17 +123,22 @@ class Clock:
         return self.at[0]
 
 
-def test_a_deep_read_every_few_hours_and_the_rate_learned_from_the_syncs():
-    at = [T0]
-    syncs = Syncs(at)
-    cadence = SyncCadence(
+def _deep_reading(syncs: Syncs, at: list[datetime], **options: timedelta) -> SyncCadence:
+    """Amazon's cadence reading 20 minutes back on a deep read."""
+    return SyncCadence(
         syncs,
         lambda _: SEARCH_ORDERS,
         Clock(at),
         base=timedelta(seconds=60),
-        deep_every=timedelta(hours=4),
         deep_overlap=timedelta(minutes=20),
+        **options,
     )
+
+
+def test_a_deep_read_every_few_hours_and_the_rate_learned_from_the_syncs():
+    at = [T0]
+    syncs = Syncs(at)
+    cadence = _deep_reading(syncs, at, deep_every=timedelta(hours=4))
     syncs.fetched = 315  # 0.5 orders a second over the 630 s window
     turns = []
     for _ in range(30):
@@ -130,6 +150,27 @@ def test_a_deep_read_every_few_hours_and_the_rate_learned_from_the_syncs():
     assert at[0] - T0 > timedelta(hours=4)
     assert syncs.overlaps[deep[0]] == timedelta(minutes=20)
     assert syncs.overlaps.count(None) == 29
+
+
+def test_a_change_the_overlap_finds_late_brings_a_deep_read_at_once_not_more_than_it_covers():
+    at = [T0]
+    syncs = Syncs(at)
+    cadence = _deep_reading(syncs, at)
+    syncs.fetched = 315
+
+    def turn(after: float) -> bool:
+        at[0] += timedelta(seconds=after)
+        return cadence.turn("A").deep
+
+    assert [turn(0), turn(540), turn(540)] == [False, False, False]
+    syncs.late = 1  # Amazon starts showing changes late: every overlap finds one
+    assert turn(540) is False, "the sync that finds it is an ordinary one"
+    assert turn(540) is True, "the next reads back the deep overlap"
+    assert turn(300) is False, "the same 20 minutes are not read twice"
+    assert turn(900) is True
+    syncs.late = 0
+    assert turn(600) is False, "a deep read's own finds do not ask for another"
+    assert [turn(600) for _ in range(10)] == [False] * 10, "the unasked one is a day apart"
 
 
 def test_a_failed_sync_or_a_channel_without_a_usage_plan_keeps_the_base_interval():
@@ -164,11 +205,11 @@ def test_fba_orders_read_apart_wait_for_fuller_pages_and_do_not_count_in_the_mer
     assert 4 <= sum(syncs.marketplace_asked) < 24 / 2, "read far less often than the rest"
     # The merchant orders alone set the merchant pace: 2 pages 90 % full.
     assert waits[-1] == pytest.approx(0.9 * 200 / (210 / 630) - 30)
-    # Each FBA read after the first covers what fills 2 pages 90 % (180 at 0.15 a second),
-    # whichever merchant turn it falls on.
+    # Each FBA read after the first covers what fills 3 pages 90 % (270 at 0.15 a second)
+    # within the 30 minutes, whichever merchant turn it falls on.
     spans = [w.total_seconds() for w in syncs.marketplace_windows[1:]]
     assert spans
-    assert spans == pytest.approx([0.9 * 200 / 0.15 - 30] * len(spans), rel=0.01)
+    assert spans == pytest.approx([0.9 * 300 / 0.15 - 30] * len(spans), rel=0.01)
 
 
 def test_a_seller_without_fba_orders_reads_them_apart_less_and_less_often_down_to_every_two_hours():

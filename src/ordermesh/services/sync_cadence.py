@@ -9,11 +9,14 @@ later than `max_lag`, which bounds how late an order is imported (the in-flight-
 of stock sync grows with that lag).
 
 Each sync's overlap is small (`ChannelSync.overlap`: the settle time already keeps the
-window clear of Amazon's two-minute eventual consistency). Every `deep_every` one sync reads
-back `deep_overlap` instead, so that a change Amazon shows later than the settle time and
-the overlap together is still brought in. That deep read costs `deep_overlap / deep_every`
-more pages and catches a late change only if it falls in its window; the inbox makes
-everything it reads twice a no-op.
+window clear of Amazon's two-minute eventual consistency), and it is also the watch for
+Amazon running late: a change it brings in that ordermesh did not have was shown later than
+the settle time (`SyncReport.late`). The next sync then reads back `deep_overlap` instead (a
+deep read), so that changes shown later still, around the same time, are brought in too; no
+more often than once per `deep_overlap`, which a deep read covers. Once every `deep_every`
+a deep read runs unasked, for late changes that no overlap saw. A deep read costs
+`deep_overlap` of orders read again (about 0.1 request per 1,000 orders once a day, 0.6
+every four hours); the inbox makes everything it reads twice a no-op.
 
 Where marketplace-fulfilled orders are read apart, behind the rest (Amazon FBA:
 `MARKETPLACE_TRAIL` in handlers/channels.py), that read follows the same rule on its own rate,
@@ -46,10 +49,15 @@ PAGE_FILL = 0.9
 order past a page's end costs a whole request."""
 RATE_WEIGHT = 0.7
 """Weight of the newest sync in the account's running order rate."""
-DEEP_EVERY = timedelta(hours=4)
+DEEP_EVERY = timedelta(hours=24)
+"""The deep read unasked: a blind sample of `deep_overlap` (a late change outside it is not
+caught), so it is rare; Amazon running late is answered by the overlap's watch instead."""
 DEEP_OVERLAP = timedelta(minutes=20)
-MARKETPLACE_MAX_LAG = timedelta(minutes=30)
-"""Longest wait between two reads of the marketplace-fulfilled orders read apart."""
+MARKETPLACE_MAX_LAG = timedelta(minutes=60)
+"""Longest wait between two reads of the marketplace-fulfilled orders read apart. They wait
+on nothing, so their reads wait for pages well filled: at 450 FBA orders an hour, an hour
+makes five pages where 30 minutes made two, and 0.2 fewer requests per 1,000 orders in all
+(bench/amazon.py), for FBA orders coming in about 15 minutes later."""
 QUIET_MARKETPLACE_LAG = timedelta(hours=2)
 """The most it grows to while reads find none (twice the window that found none, each
 time): a seller who does not use FBA should not spend a tenth of the search's usage plan
@@ -73,6 +81,8 @@ class _Pace:
     rate: float | None = None
     """Changed orders per second of window, over the last syncs."""
     last_deep: datetime | None = None
+    late_seen: bool = False
+    """The last syncs brought in changes the channel showed late: a deep read is due."""
     next_wait: float = 0.0
     marketplace_rate: float | None = None
     """The same, of the marketplace-fulfilled orders read apart."""
@@ -119,14 +129,19 @@ class SyncCadence:
         now = self.clock.now()
         if pace.last_deep is None:
             pace.last_deep = now  # the first sync reads from the cursor as it stands
-        deep = now - pace.last_deep >= self.deep_every
+        since_deep = now - pace.last_deep
+        deep = since_deep >= self.deep_every or (pace.late_seen and since_deep >= self.deep_overlap)
         report = self.syncs.sync(
             c.SyncChannel(account_id, actor=actor),
             overlap=self.deep_overlap if deep else None,
             marketplace_span=pace.marketplace_span,
         )
-        if deep and report.status == "synced":
-            pace.last_deep = now
+        if report.status == "synced":
+            if deep:
+                # What it found late is what it is for; only a later overlap's find asks again.
+                pace.last_deep, pace.late_seen = now, False
+            elif report.late:
+                pace.late_seen = True
         took = (self.clock.now() - now).total_seconds()
         capacity = self.capacity(account_id)
         pace.next_wait = self._next_wait(pace, report, capacity, took)
@@ -214,8 +229,8 @@ def next_wait(
 
     The next window runs from this sync's start (less the overlap) to the next one's: `took`
     (this sync's own time, waits for tokens included) plus the wait. The wait is chosen so
-    that the changes expected in that window fill `fill` of as many whole pages as fit
-    within `max_lag`. An account too quiet to fill one page within `max_lag` is synced at
+    that the changes expected in that window fill `fill` of as many pages as can be filled
+    that far within `max_lag`. An account too quiet to fill one page within `max_lag` is synced at
     `max_lag`: the fewest requests that keep the lag bounded.
 
     The wait is then raised to what the search bucket takes to refill those pages, so that
@@ -227,7 +242,9 @@ def next_wait(
     page = max(capacity.page_size, 1)
     if rate <= 0:
         return max(max_lag - took, base)
-    pages = math.floor(rate * (max_lag + overlap) / page)
+    # As many pages as the changes expected within max_lag fill to `fill`: counting whole
+    # pages' room instead would, at 2.7 pages' worth, settle for two pages filled 0.9 each.
+    pages = math.floor(rate * (max_lag + overlap) / (fill * page))
     if pages == 0:
         return max(max_lag - took, base)
     filled = fill * pages * page / rate - overlap - took

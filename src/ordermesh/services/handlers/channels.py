@@ -47,8 +47,8 @@ the marketplace fulfils itself (FBA) are read apart, this far behind the seller'
 Amazon shipping an FBA order is a second change of it; read once its last change is this
 old, an order Amazon shipped within the trail costs one read of the search's scarce usage
 plan instead of two (one shipped later is read twice, as before). The price is time: such an
-order comes in its ship time plus the trail after it was placed (about 2.5 hours when Amazon
-ships within the hour). They ask nothing of the seller and move none of the stock ordermesh
+order comes in its ship time plus the trail after it was placed, and up to the cadence's
+`MARKETPLACE_MAX_LAG` more (about 3 hours when Amazon ships within the hour). They ask nothing of the seller and move none of the stock ordermesh
 pushes to channels: Amazon ships them from its own network, whose figures the FBA inventory
 sync counts. ORDER_CHANGE notifications, where set up, bring them at once. An account
 setting (`TRAIL_SETTING`, seconds, 0 to read them with the rest) replaces it."""
@@ -75,6 +75,10 @@ class SyncReport:
     marketplace_until: datetime | None = None
     marketplace_fetched: int = 0
     marketplace_cursor: datetime | None = None
+    late: int = 0
+    """Changes first brought in by a window's overlap: they happened before the last window
+    ended, and the channel showed them only after it was read (later than the settle time).
+    The cadence answers with a deep read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,9 @@ class _Read:
     """None: every order, whoever fulfils it."""
     since: datetime
     until: datetime
+    seen_until: datetime
+    """Where the last read of these orders ended: a change from before it that is new to
+    ordermesh came late."""
 
 
 SETTLE_SETTING = "sync_settle_seconds"
@@ -187,8 +194,16 @@ class ChannelSync:
                     if read.fulfilled_by is FulfilledBy.MARKETPLACE:
                         report.marketplace_fetched += fetched
                     unreadable.extend(page.unreadable)
-                    if page.orders:
-                        report.imported += self.handle(imports(source, page.orders))
+                    late = [v for v in page.orders if v.order.updated_at < read.seen_until]
+                    if late:
+                        # Imported on their own, to tell the ones new to ordermesh from the
+                        # repeats the overlap is there to make.
+                        came_late = self.handle(imports(source, late))
+                        report.late += came_late.created + came_late.updated
+                        report.imported += came_late
+                    rest = [v for v in page.orders if v.order.updated_at >= read.seen_until]
+                    if rest:
+                        report.imported += self.handle(imports(source, rest))
         except NeedsReauthorisation as lost:
             self.accounts.mark_needs_reauthorisation(account.id, reason=str(lost), at=now)
             report.status, report.error = AccountStatus.NEEDS_REAUTHORISATION, str(lost)
@@ -203,6 +218,13 @@ class ChannelSync:
             log.warning("sync of channel account %s failed: %s", account.id, error)
             return report
         report.unreadable = not_imported(unreadable, report.imported)
+        if report.late:
+            log.warning(
+                "channel account %s showed %d order change(s) later than the settle time (%s)",
+                account.id,
+                report.late,
+                _seconds_of(account.settings, SETTLE_SETTING, self.settle),
+            )
         self.accounts.record_success(
             account.id, cursor=until, at=now, marketplace_cursor=marketplace_to
         )
@@ -234,16 +256,26 @@ class ChannelSync:
         if not (connector.reads_by_fulfilment and trail > timedelta(0)):
             # Read together; from the trailing cursor too if they were read apart until now.
             start = min(account.cursor or until, mark or until)
-            return [_Read(None, start - back, until)], (until if mark is not None else None)
-        reads = [_Read(FulfilledBy.MERCHANT, (account.cursor or until) - back, until)]
+            seen = start if account.cursor or mark else start - back
+            read = _Read(None, start - back, until, seen)
+            return [read], (until if mark is not None else None)
+        start = account.cursor or until
+        seen = start if account.cursor else start - back  # nothing read yet: nothing late
+        reads = [_Read(FulfilledBy.MERCHANT, start - back, until, seen)]
         # Up to the merchant cursor everything is in: the trailing read starts there the
         # first time, and stays put (recorded, so that no window is ever skipped) until due.
         mark = mark or account.cursor or until
         behind = until - trail
-        end = behind if span is None or behind - mark >= 2 * span else mark + span
+        # Whole seconds, as the window's end goes on the wire: a cursor between two seconds
+        # would count the change at the second before it as one shown late.
+        end = (
+            behind
+            if span is None or behind - mark >= 2 * span
+            else (mark + span).replace(microsecond=0)
+        )
         if mark < end <= behind:
             # The usual overlap, even on a deep read: the deep overlap is there for changes
             # Amazon shows late, and a window this far behind was visible in full when read.
-            reads.append(_Read(FulfilledBy.MARKETPLACE, mark - self.overlap, end))
+            reads.append(_Read(FulfilledBy.MARKETPLACE, mark - self.overlap, end, mark))
             mark = end
         return reads, mark

@@ -1,6 +1,7 @@
 """The worker's Amazon cadence and push lanes against the Amazon sandbox, over HTTP: a
 change Amazon shows later than the settle time and the overlap is brought in by the deep
-read, and an urgent push is patched while a feed is in flight in the bulk lane."""
+read, the unasked one or the one a late change seen in the overlap asks for, and an urgent
+push is patched while a feed is in flight in the bulk lane."""
 
 from __future__ import annotations
 
@@ -19,17 +20,22 @@ from tests.integration.channels.amazon.conftest import AmazonSandbox, Seller, co
 SEARCH_ORDERS = OrderCapacity("searchOrders", 0.0056, 20, 10)
 
 
-def test_a_change_shown_later_than_the_overlap_reaches_ordermesh_with_the_deep_read(
-    seller: Seller, amazon: AmazonSandbox
-) -> None:
-    cadence = SyncCadence(
+def _deep_reading(seller: Seller, amazon: AmazonSandbox, **options: timedelta) -> SyncCadence:
+    """The worker's cadence for the seller, reading 20 minutes back on a deep read."""
+    return SyncCadence(
         seller.syncer,
         lambda _: SEARCH_ORDERS,
         amazon.clock,
         base=timedelta(seconds=60),
-        deep_every=timedelta(minutes=15),
         deep_overlap=timedelta(minutes=20),
+        **options,
     )
+
+
+def test_a_change_shown_later_than_the_overlap_reaches_ordermesh_with_the_deep_read(
+    seller: Seller, amazon: AmazonSandbox
+) -> None:
+    cadence = _deep_reading(seller, amazon, deep_every=timedelta(minutes=15))
     placed = amazon.place_orders(6, buyerCancel=False, cancelWhilePending=False)
     amazon.settle()
     assert cadence.turn(seller.account.id).report.imported.created == 6
@@ -57,6 +63,45 @@ def test_a_change_shown_later_than_the_overlap_reaches_ordermesh_with_the_deep_r
     assert seller.orders()[placed[2]]["status"] == "cancelled"
     seller.assert_in_step_with_amazon()
     assert not cadence.turn(seller.account.id).deep, "the next deep read is 15 minutes away"
+
+
+def test_a_change_the_overlap_finds_late_brings_a_deep_read_for_one_shown_later_still(
+    seller: Seller, amazon: AmazonSandbox
+) -> None:
+    cadence = _deep_reading(seller, amazon)  # the unasked deep read is a day away
+    placed = amazon.place_orders(6, buyerCancel=False, cancelWhilePending=False)
+    amazon.settle()
+    assert cadence.turn(seller.account.id).report.imported.created == 6
+    amazon.let_time_pass(1200)
+    # Amazon lags: one change shows 15 s past the settle time, one 10 minutes late.
+    slightly, very = (SETTLE + timedelta(seconds=15)).total_seconds(), 600.0
+    assert slightly < (SETTLE + OVERLAP).total_seconds() < very
+    for delay, order in ((slightly, placed[1]), (very, placed[4])):
+        amazon.admin(
+            "POST", "/faults", json={"kind": "late_update", "count": 1, "delaySeconds": delay}
+        )
+        amazon.admin("POST", f"/orders/{order}/cancel")
+
+    amazon.let_time_pass(slightly - 5)
+    missed = cadence.turn(seller.account.id)
+    amazon.let_time_pass(200)
+    watch = cadence.turn(seller.account.id)
+
+    assert missed.report.imported.updated == 0, "neither change showed in time"
+    assert not watch.deep
+    assert watch.report.late == 1
+    assert seller.orders()[placed[1]]["status"] == "cancelled"
+    assert seller.orders()[placed[4]]["status"] != "cancelled"
+
+    amazon.let_time_pass(300)
+    deep = cadence.turn(seller.account.id)
+
+    assert deep.deep
+    assert deep.report.late == 1
+    assert seller.orders()[placed[4]]["status"] == "cancelled"
+    seller.assert_in_step_with_amazon()
+    amazon.let_time_pass(600)
+    assert not cadence.turn(seller.account.id).deep
 
 
 def listed(amazon: AmazonSandbox) -> dict[str, int]:

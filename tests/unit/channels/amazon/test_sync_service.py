@@ -353,3 +353,58 @@ def test_whatever_the_pace_no_change_falls_between_two_windows(steps) -> None:
             assert since <= covered, f"{who}: nothing read between {covered} and {since}"
             covered = max(covered, until)
         assert covered >= cursors[who]
+
+
+def _changed_at(version: OrderVersion, at: datetime, key: str) -> OrderVersion:
+    return replace(version, order=replace(version.order, updated_at=at), key=key)
+
+
+def test_a_change_new_to_ordermesh_from_before_the_cursor_is_counted_as_shown_late() -> None:
+    order = _version("123-4567890-1234567")
+    repeat = _changed_at(order, CURSOR - timedelta(seconds=10), "repeat")
+    late = _changed_at(order, CURSOR - timedelta(seconds=20), "late")
+    fresh = _changed_at(order, CURSOR + timedelta(minutes=5), "fresh")
+    connector = FakeConnector([ChangesPage((repeat, fresh, late))])
+    accounts = FakeAccounts()
+
+    def handle(command: Command) -> ImportResult:
+        # The overlap's repeat is in the inbox already; the other two are new.
+        assert isinstance(command, ImportOrders)
+        known = sum(o.key == "repeat" for o in command.orders)
+        return ImportResult(created=len(command.orders) - known, duplicates=known)
+
+    report = ChannelSync(accounts, lambda a: connector, handle, FixedClock()).sync(
+        SyncChannel("cha_1")
+    )
+
+    assert report.late == 1
+    assert report.imported.created == 2
+    assert report.imported.duplicates == 1
+    assert accounts.account.cursor == NOW - SETTLE
+
+
+def test_nothing_is_late_on_an_account_read_for_the_first_time() -> None:
+    order = _version("123-4567890-1234567")
+    connector = FakeConnector([ChangesPage((_changed_at(order, NOW - SETTLE - OVERLAP, "k"),))])
+    accounts = FakeAccounts()
+    accounts.account = replace(accounts.account, cursor=None)
+
+    report = ChannelSync(
+        accounts, lambda a: connector, lambda cmd: ImportResult(created=1), FixedClock()
+    ).sync(SyncChannel("cha_1"))
+
+    assert report.imported.created == 1
+    assert report.late == 0
+
+
+def test_a_span_of_a_fraction_of_a_second_ends_the_fba_window_on_a_whole_second() -> None:
+    # The window's end goes on the wire in whole seconds; the cursor must say the same, or
+    # an order at the second before it would seem to have been shown late.
+    mark = UNTIL - MARKETPLACE_TRAIL - timedelta(minutes=40)
+    connector = FakeConnector([], reads_by_fulfilment=True)
+    accounts = _splitting(mark)
+
+    _run(accounts, connector, marketplace_span=timedelta(seconds=1767.63))
+
+    assert connector.reads[1] == (MARKETPLACE, mark - OVERLAP, mark + timedelta(seconds=1767))
+    assert accounts.account.marketplace_cursor == mark + timedelta(seconds=1767)
