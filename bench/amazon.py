@@ -131,7 +131,10 @@ def run(quick: bool, folder: Path, say: Callable[[str], None]) -> dict[str, Any]
         for rate in scenario.other_orders_per_hour
     ]
     parts += [
-        (f"requests@{every:g}s", lambda every=every: requests_per_1000(scenario, every, say))
+        (
+            f"requests@{every:g}s",
+            lambda every=every: requests_per_1000(scenario, every, say, judged=False),
+        )
         for every in scenario.sync_intervals_seconds
     ]
     parts.append(("backfill", lambda: backfill_time(scenario, say)))
