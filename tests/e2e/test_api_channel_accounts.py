@@ -218,4 +218,5 @@ def test_sync_now_brings_in_the_orders_placed_in_the_shop(api, shop):
 
     again = api.operator.post(f"/api/v1/channel-accounts/{account['id']}/sync").json()
     assert again["created"] == 0
+    assert again["shown_late"] == 0, "the overlap's repeats are not changes shown late"
     assert api.viewer.get(f"/api/v1/channel-accounts/{account['id']}").json()["orders"] == 3

@@ -205,6 +205,11 @@ def sync(
         f"{report.status}: {report.pages} page(s), {report.fetched} order version(s) fetched; "
         f"{imported.created} new, {imported.updated} updated, {imported.unchanged + imported.duplicates} already known."
     )
+    if report.late:
+        console.print(
+            f"[yellow]{report.late} change(s) shown late[/]: the channel showed them after the "
+            "last sync's window was read; the worker's next sync reads further back."
+        )
     for problem in report.unreadable:
         console.print(f"[yellow]not imported[/]: {problem}")
     if report.error:

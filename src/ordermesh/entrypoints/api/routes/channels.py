@@ -131,6 +131,7 @@ async def sync_account(account_id: str, om: OmDep, who: Operator) -> Response:
             "created": imported.created,
             "updated": imported.updated,
             "unchanged": imported.unchanged + imported.duplicates,
+            "shown_late": report.late,
             "not_imported": report.unreadable,
             "error": report.error,
             "cursor": report.cursor,
