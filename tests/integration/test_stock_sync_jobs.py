@@ -19,6 +19,7 @@ from ordermesh.domain.availability import Rule
 from ordermesh.entrypoints.worker import Worker
 from ordermesh.ports.channels import ChannelAccount
 from ordermesh.ports.stock_sync import Push, PushOutcome, PushResult
+from ordermesh.services.stock_sync_jobs import BULK, URGENT
 from tests.builders.catalogue import BERLIN, a_location, a_product, an_order, stock
 from tests.builders.ordermesh import T0, ManualClock, an_ordermesh
 from tests.builders.stock_sync import FakeChannel
@@ -69,13 +70,35 @@ def test_a_push_round_sends_a_shopify_account_its_figures_250_per_call(om, chann
     for n in range(300):
         om.handle(c.UpsertListing(shop, f"S{n:03}", f"P{n:03}"))
     om.handle(c.RecomputeListings())
-    first = om.stock_sync_jobs.push_round(shop)
+    # Never pushed, no stock: every listing's first figure (0) is urgent.
+    first = om.stock_sync_jobs.push_round(shop, URGENT)
     assert (first.drained.sent, first.wait) == (250, 0)
-    second = om.stock_sync_jobs.push_round(shop)
+    second = om.stock_sync_jobs.push_round(shop, URGENT)
     assert second.drained.sent == 50
-    idle = om.stock_sync_jobs.push_round(shop)
+    idle = om.stock_sync_jobs.push_round(shop, URGENT)
     assert (idle.drained.claimed, idle.wait) == (0, None)
     assert [len(b) for b in channel.batches] == [250, 50]
+
+
+def test_shopify_gathers_ordinary_changes_for_a_second_but_sends_a_fall_to_zero_at_once(
+    om, channels, clock
+):
+    shop, channel = channels.add("shopify", "Shop")
+    for sku in ("MUG", "BAG"):
+        a_product(om, sku)
+        listed(om, sku, shop)
+        stock(om, sku, 40)
+    assert om.stock_sync_jobs.push_round(shop, BULK).drained.sent == 2
+    clock.advance(seconds=0.2)
+    stock(om, "MUG", 1)  # 40 → 41: goes with whatever else changes within the second
+    an_order(om, ("BAG", 40))  # 40 → 0: cannot wait
+
+    assert om.stock_sync_jobs.push_round(shop, BULK).drained.claimed == 0
+    assert om.stock_sync_jobs.push_round(shop, URGENT).drained.sent == 1
+    assert channel.batches[-1] == [(f"BAG-{shop[-4:]}", 0)]
+    clock.advance(seconds=0.8)
+    assert om.stock_sync_jobs.push_round(shop, BULK).drained.sent == 1
+    assert channel.batches[-1] == [(f"MUG-{shop[-4:]}", 41)]
 
 
 def _products(n: int):
@@ -327,6 +350,7 @@ def test_a_sale_on_the_channel_not_yet_imported_is_not_sold_twice(om, channels, 
     om.stock_sync_jobs.push_round(shop)
     channel.shows[mug] = 8  # Shopify sells 2; the order is on its way to us
     an_order(om, ("MUG", 1))  # meanwhile a unit sells elsewhere: 9 to push
+    clock.advance(seconds=1)  # past the second in which Shopify gathers ordinary changes
     refused = om.stock_sync_jobs.push_round(shop)
     assert (refused.drained.retried, channel.shows[mug]) == (1, 8), "9 would resell a unit"
     figure = om.stock_sync.explain(shop, mug)

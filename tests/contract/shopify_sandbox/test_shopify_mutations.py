@@ -451,3 +451,13 @@ def test_a_mutation_whose_answer_is_lost_was_applied_all_the_same(shop: RunningS
     assert stats["injected_lost_answers"] == 1
     # Only the next mutation was slowed: queries and later mutations answer at once.
     assert shop.admin("GET", "/faults")["graphql"]["lost_answer"] == 0
+
+
+def test_inventory_items_are_found_by_any_of_several_skus(shop: RunningSandbox) -> None:
+    data = shop.graphql(
+        """query($q: String) { inventoryItems(first: 5, query: $q) { nodes { id sku } } }""",
+        {"q": "sku:'SHOE-42' OR sku:'NOT-A-SKU' OR sku:'SHOE-43'"},
+    )["data"]
+
+    found = {node["sku"]: node["id"] for node in data["inventoryItems"]["nodes"]}
+    assert found == {"SHOE-42": ids(shop)["SHOE-42"], "SHOE-43": ids(shop)["SHOE-43"]}

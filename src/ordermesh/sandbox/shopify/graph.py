@@ -158,18 +158,29 @@ def search_terms(query: str | None) -> list[tuple[str, str, str]]:
     Free text and terms the sandbox does not know are ignored, as Shopify ignores unknown
     fields rather than failing the query.
     """
+    alternatives = search_alternatives(query)
+    return alternatives[0] if alternatives else []
+
+
+def search_alternatives(query: str | None) -> list[list[tuple[str, str, str]]]:
+    """Shopify search syntax as alternatives joined by `OR`, each a list of ANDed terms
+    (`sku:A OR sku:B` is two alternatives of one term each); AND binds tighter than OR, as
+    in Shopify's syntax."""
     if not query:
         return []
     try:
         tokens = shlex.split(query)
     except ValueError:
         tokens = query.split()
-    terms: list[tuple[str, str, str]] = []
+    alternatives: list[list[tuple[str, str, str]]] = [[]]
     for token in tokens:
+        if token == "OR":
+            alternatives.append([])
+            continue
         match = _TERM.match(token)
         if match:
-            terms.append((match["field"], match["op"] or "=", match["value"]))
-    return terms
+            alternatives[-1].append((match["field"], match["op"] or "=", match["value"]))
+    return alternatives
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -887,13 +898,17 @@ class QueryRoot:
         return VariantView(self.shop_, variant) if variant else None
 
     def _variants(self, query: str | None) -> list[st.Variant]:
-        variants = list(self.shop_.variants.values())
-        for field, _op, value in search_terms(query):
-            if field == "sku":
-                variants = [v for v in variants if v.sku == value]
-            elif field == "product_id" and value.isdigit():
-                variants = [v for v in variants if v.product_id == int(value)]
-        return variants
+        everything = list(self.shop_.variants.values())
+        chosen: dict[int, st.Variant] = {}
+        for terms in search_alternatives(query) or [[]]:
+            variants = everything
+            for field, _op, value in terms:
+                if field == "sku":
+                    variants = [v for v in variants if v.sku == value]
+                elif field == "product_id" and value.isdigit():
+                    variants = [v for v in variants if v.product_id == int(value)]
+            chosen.update((v.id, v) for v in variants)
+        return list(chosen.values())
 
     def product_variants(
         self, sort_key: str = "ID", query: str | None = None, **page: Any

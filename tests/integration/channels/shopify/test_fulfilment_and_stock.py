@@ -254,6 +254,31 @@ def test_a_push_lands_on_the_stock_location(shop: Shop) -> None:
     assert [q.quantity for q in connector.listed_quantities([sku, "NOT-ON-SHOPIFY"])] == [4, None]
 
 
+def test_pushes_after_a_restart_find_their_inventory_items_in_a_few_searches(
+    shop: Shop,
+) -> None:
+    # After a restart ordermesh knows every figure Shopify confirmed but none of the inventory
+    # item ids a push names; finding them must not cost a query (and its points) per listing.
+    where = warehouse_id(shop)
+    variants = [
+        {"sku": f"SOCK-{n:03d}", "title": str(n), "price": "5.00", "stock": {where: 10}}
+        for n in range(120)
+    ]
+    shop.admin("POST", "/products", {"title": "Socks", "variants": variants})
+    connector = stocked_connector(shop)
+    before = shop.admin("GET", "/stats")["graphql_requests"]
+
+    results = connector.send([a_push(v["sku"], n % 9, 10) for n, v in enumerate(variants)])
+
+    assert {r.outcome for r in results} == {PushOutcome.SENT}
+    assert [available(shop, v["sku"], where) for v in variants[:3]] == [0, 1, 2]
+    calls = shop.admin("GET", "/stats")["graphql_requests"] - before
+    assert calls == 3 + 1, "three searches of 50 SKUs, then one mutation"
+    again = connector.send([a_push(v["sku"], 4, n % 9) for n, v in enumerate(variants)])
+    assert {r.outcome for r in again} == {PushOutcome.SENT}
+    assert shop.admin("GET", "/stats")["graphql_requests"] - before == calls + 1
+
+
 def test_a_sale_on_shopify_since_the_last_push_is_not_overwritten(shop: Shop) -> None:
     connector = stocked_connector(shop)
     where = warehouse_id(shop)

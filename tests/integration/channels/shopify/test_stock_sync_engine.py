@@ -71,6 +71,7 @@ def test_the_shop_follows_our_figures_through_an_outage_and_a_hand_edit(
     # Down for as long as one call's retries last: the round fails, the shop comes back.
     shop.admin("POST", "/faults", {"graphql_server_error": ATTEMPTS})
     stock(om, skus[0], 3)
+    clock.advance(seconds=1)  # past the second in which ordinary changes are gathered
     failed = om.stock_sync_jobs.push_round(account)
     assert failed.backoff
     assert failed.drained.sent == 0
