@@ -718,18 +718,14 @@ class ShopifyConnector:
         return self._read(location, skus)
 
     def _read(
-        self, location: str | None, skus: Sequence[str], *, background: bool = False
+        self, location: str, skus: Sequence[str], *, background: bool = False
     ) -> dict[str, _Level]:
-        """Each SKU's inventory item and, given a location, its available quantity there.
-        SKUs Shopify does not have are left out."""
+        """Each SKU's inventory item and its available quantity at the location. SKUs
+        Shopify does not have are left out."""
         found: dict[str, _Level] = {}
         unique = list(dict.fromkeys(skus))
-        level = (
-            """ inventoryLevel(locationId: $location) {
+        level = """ inventoryLevel(locationId: $location) {
       quantities(names: ["available"]) { name quantity } }"""
-            if location
-            else ""
-        )
         for start in range(0, len(unique), SKUS_PER_READ):
             batch = unique[start : start + SKUS_PER_READ]
             fields = "\n".join(
@@ -738,11 +734,9 @@ class ShopifyConnector:
   }}"""
                 for i in range(len(batch))
             )
-            params = ", ".join(f"$q{i}: String!" for i in range(len(batch)))
-            if location:
-                params = f"$location: ID!, {params}"
+            params = "$location: ID!, " + ", ".join(f"$q{i}: String!" for i in range(len(batch)))
             query = f"query StockLevels({params}) {{\n{fields}\n}}"
-            variables: dict[str, Any] = {"location": location} if location else {}
+            variables: dict[str, Any] = {"location": location}
             for i, sku in enumerate(batch):
                 variables[f"q{i}"] = f"sku:{_quoted(sku)}"
             data = self.client.execute(query, variables, background=background).data
