@@ -1,6 +1,7 @@
 """The worker's channel syncs run one thread per account, beside the periodic jobs: an
 account whose sync waits minutes for Amazon's next token delays neither the other accounts
-nor the scheduler's jobs, and stopping the worker stops them all."""
+nor the scheduler's jobs, a job reading whole channels delays none of the quick ones, and
+stopping the worker stops them all."""
 
 from __future__ import annotations
 
@@ -73,6 +74,30 @@ def test_a_sync_waiting_for_a_token_holds_back_neither_other_accounts_nor_period
         stop()
     assert time.monotonic() - started < 5
     assert not any(t.is_alive() for t in worker._syncers.values()), "every sync thread stopped"
+
+
+def test_a_job_reading_whole_channels_holds_back_none_of_the_quick_periodic_jobs(om):
+    reading = threading.Event()
+    release = threading.Event()
+
+    def reconcile() -> None:  # a reconciliation reading every listing of a busy channel
+        reading.set()
+        release.wait(30)
+
+    ran = threading.Event()
+    worker = Worker(om)
+    worker.jobs = [
+        Job("stock reconciliation", 0.05, reconcile, reads_channels=True),
+        Job("stock push loops", 0.05, ran.set),
+    ]
+    stop = worker.start()
+    try:
+        assert reading.wait(10)
+        ran.clear()
+        assert ran.wait(5), "the quick jobs run while the channels are read"
+    finally:
+        release.set()
+        stop()
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ delays a webhook, a stock push, a periodic job or another account's sync:
   events, so deliveries normally leave within milliseconds; the poll is only the safety net
   for wake-ups that never came (another process committed);
 - the scheduler applies Shopify webhooks that were stored but not yet applied, retries
-  backorders, reconciles the stock each channel shows, purges old rows, and starts the loops.
+  backorders, purges old rows, watches the push queues' health, and starts the loops; the
+  jobs that read whole channels (stock reconciliation, FBA inventory, account health: minutes
+  under load, waiting on the channels' budgets) run on a scheduler thread of their own, so
+  that a dead loop is restarted and an alert raised without waiting behind them.
 Each account's sync thread pulls its changed orders at the cadence `om.sync_cadence` sets
 (Amazon's: when the expected orders fill pages, within its usage plan and a maximum lag).
 One stock-push thread per active channel account and lane drains that account's push queue,
@@ -38,6 +41,8 @@ class Job:
     every: float
     run: Callable[[], object]
     due: float = 0.0
+    reads_channels: bool = False
+    """Reads whole channels: runs on the channel-reads scheduler thread."""
 
 
 class Worker:
@@ -58,10 +63,15 @@ class Worker:
             Job("stock figures", 300.0, lambda: om.handle(RecomputeListings())),
             Job("stock push loops", 15.0, self._start_push_loops),
             Job("stock sync health", 15.0, om.stock_sync_jobs.health),
-            Job("stock reconciliation", om.settings.stock_reconcile_seconds, self._reconcile),
+            Job(
+                "stock reconciliation",
+                om.settings.stock_reconcile_seconds,
+                self._reconcile,
+                reads_channels=True,
+            ),
             # Amazon refreshes FBA figures about every 30 minutes; health reports daily.
-            Job("FBA inventory", 1800.0, self._pull_network_stock),
-            Job("account health", 6 * 3600.0, self._fetch_account_health),
+            Job("FBA inventory", 1800.0, self._pull_network_stock, reads_channels=True),
+            Job("account health", 6 * 3600.0, self._fetch_account_health, reads_channels=True),
             # Logs a warning when an account's order volume nears what its usage plan reads.
             Job("order rate", 900.0, self._check_order_rates),
             Job("purge", 3600.0, self._purge),
@@ -71,7 +81,12 @@ class Worker:
         ]
         self._threads = [
             threading.Thread(target=self._dispatch, name="ordermesh-outbox", daemon=True),
-            threading.Thread(target=self._schedule, name="ordermesh-scheduler", daemon=True),
+            threading.Thread(
+                target=self._schedule, args=(False,), name="ordermesh-scheduler", daemon=True
+            ),
+            threading.Thread(
+                target=self._schedule, args=(True,), name="ordermesh-channel-reads", daemon=True
+            ),
         ]
         self._pushers: dict[str, threading.Thread] = {}
         self._syncers: dict[str, threading.Thread] = {}
@@ -116,10 +131,12 @@ class Worker:
             self.om.wakeup.event.wait(self.poll_seconds)
             self.om.wakeup.event.clear()
 
-    def _schedule(self) -> None:
+    def _schedule(self, reads_channels: bool) -> None:
         while not self._stop.is_set():
             now = time.monotonic()
             for job in self.jobs:
+                if job.reads_channels != reads_channels:
+                    continue
                 if now < job.due or self._stop.is_set():
                     continue
                 try:
