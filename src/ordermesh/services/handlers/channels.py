@@ -48,10 +48,11 @@ Amazon shipping an FBA order is a second change of it; read once its last change
 old, an order Amazon shipped within the trail costs one read of the search's scarce usage
 plan instead of two (one shipped later is read twice, as before). The price is time: such an
 order comes in its ship time plus the trail after it was placed, and up to the cadence's
-`MARKETPLACE_MAX_LAG` more (about 3 hours when Amazon ships within the hour). They ask nothing of the seller and move none of the stock ordermesh
-pushes to channels: Amazon ships them from its own network, whose figures the FBA inventory
-sync counts. ORDER_CHANGE notifications, where set up, bring them at once. An account
-setting (`TRAIL_SETTING`, seconds, 0 to read them with the rest) replaces it."""
+`MARKETPLACE_MAX_LAG` more (about 3 hours when Amazon ships within the hour). They ask
+nothing of the seller and move none of the stock ordermesh pushes to channels: Amazon ships
+them from its own network, whose figures the FBA inventory sync counts. ORDER_CHANGE
+notifications, where set up, bring them at once. An account setting (`TRAIL_SETTING`,
+seconds, 0 to read them with the rest) replaces it."""
 TRAIL_SETTING = "marketplace_orders_trail_seconds"
 
 
