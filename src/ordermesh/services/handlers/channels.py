@@ -195,14 +195,17 @@ class ChannelSync:
                     if read.fulfilled_by is FulfilledBy.MARKETPLACE:
                         report.marketplace_fetched += fetched
                     unreadable.extend(page.unreadable)
-                    late = [v for v in page.orders if v.order.updated_at < read.seen_until]
+                    late: list[OrderVersion] = []
+                    rest: list[OrderVersion] = []
+                    for version in page.orders:
+                        before = version.order.updated_at < read.seen_until
+                        (late if before else rest).append(version)
                     if late:
                         # Imported on their own, to tell the ones new to ordermesh from the
                         # repeats the overlap is there to make.
                         came_late = self.handle(imports(source, late))
                         report.late += came_late.created + came_late.updated
                         report.imported += came_late
-                    rest = [v for v in page.orders if v.order.updated_at >= read.seen_until]
                     if rest:
                         report.imported += self.handle(imports(source, rest))
         except NeedsReauthorisation as lost:

@@ -35,12 +35,12 @@ log = logging.getLogger(__name__)
 DEFAULT_EXPECTED_COST = 50.0
 """What a query not seen before is assumed to cost, until Shopify says what it did cost."""
 SAFETY_SECONDS = 0.1
+"""Pacing aims for this much refill beyond a query's cost: our clock and Shopify's are not the
+same clock, and a bucket estimated a hair too full costs a THROTTLED round trip."""
 BACKGROUND_RESERVE = 0.5
 """Share of the shop's bucket a background query (reconciliation reading what the shop
 shows) leaves for the rest: a full reconciliation of a few thousand SKUs costs minutes of
 restore, and stock pushes and shipment confirmations must not wait behind it."""
-"""Pacing aims for this much refill beyond a query's cost: our clock and Shopify's are not the
-same clock, and a bucket estimated a hair too full costs a THROTTLED round trip."""
 THROTTLED_ATTEMPTS = 6
 TRANSIENT_ATTEMPTS = 5
 

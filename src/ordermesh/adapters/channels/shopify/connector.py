@@ -506,7 +506,7 @@ class ShopifyConnector:
             latest[push.channel_sku] = push
         results: dict[str, PushResult] = {}
         unconfirmed = [sku for sku, p in latest.items() if p.confirmed is None]
-        levels = self._levels(location, unconfirmed) if unconfirmed else {}
+        levels = self._read(location, unconfirmed) if unconfirmed else {}
         items = self._items([sku for sku, p in latest.items() if p.confirmed is not None])
         for sku in unconfirmed:
             level = levels.get(sku)
@@ -593,7 +593,7 @@ class ShopifyConnector:
                 return None
             named[index] = problem
         stale = [pending[i][0].channel_sku for i, p in named.items() if p.code == _STALE]
-        now = self._levels(location, stale) if stale else {}
+        now = self._read(location, stale) if stale else {}
         out: dict[str, PushResult] = {}
         for index, problem in named.items():
             push = pending[index][0]
@@ -713,9 +713,6 @@ class ShopifyConnector:
             if not info.get("hasNextPage"):
                 return found
             after = info.get("endCursor")
-
-    def _levels(self, location: str, skus: Sequence[str]) -> dict[str, _Level]:
-        return self._read(location, skus)
 
     def _read(
         self, location: str, skus: Sequence[str], *, background: bool = False
