@@ -231,6 +231,7 @@ def test_a_channel_that_cannot_be_read_is_reported_not_healed(om, channels):
     channel.down = True
     result = om.stock_sync_jobs.reconcile(shop)
     assert result.error == "ConnectionError: 503 Service Unavailable"
+    assert (result.drifted, result.healed) == (0, 0), "a failed read is no evidence of drift"
     assert om.stock_sync.drift_report(shop).runs[0].error == result.error
 
 
