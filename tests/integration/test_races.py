@@ -15,6 +15,8 @@ from sqlalchemy import text
 from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain import commands as c
+from ordermesh.ports.storage import ConcurrencyConflict
+from tests.conftest import _empty_postgres
 from tests.builders.catalogue import BERLIN, a_location, a_product, stock
 
 RACERS = 16
@@ -123,3 +125,41 @@ def test_separate_processes_selling_two_products_never_oversell_either(om, datab
         [level] = om.queries.stock_levels(sku=sku, location=location).items
         assert level["on_hand"] == on_hand
         assert om.queries.ledger_totals(sku, location) == (level["on_hand"], level["reserved"])
+
+
+@pytest.fixture
+def postgres_om(postgres_url):
+    _empty_postgres(postgres_url)
+    app = bootstrap(Settings(database_url=postgres_url, env="test", worker=False), migrate=False)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_an_order_whose_last_unit_is_taken_before_its_commit_is_refused_and_nothing_oversold(
+    postgres_om,
+):
+    """On PostgreSQL an order's reservation goes with its commit, guarded by the table's
+    check; the order that loses the race fails as a whole, to be planned again."""
+    om = postgres_om
+    a_location(om, "WH1")
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 1)
+    key = ("MUG-1", "WH1")
+    with om.bus.uow_factory() as slow:
+        assert slow.stock.available({"MUG-1"}) == {key: 1}
+        assert slow.stock.reserve({key: 1}) == []  # sent with the commit
+        assert om.handle(c.CreateOrder((c.NewLine("MUG-1", 1),), BERLIN)).status == "allocated"
+        with pytest.raises(ConcurrencyConflict):
+            slow.commit()
+    _assert_ledger_matches_levels(om, "MUG-1", "WH1", on_hand=1, reserved=1)
+
+    # Having lost, this thread's next reservation waits for the row and says at once that
+    # the unit is gone, instead of failing its transaction again.
+    with om.bus.uow_factory() as retry:
+        assert retry.stock.reserve({key: 1}) == [key]
+    # The retry through the bus plans again from fresh figures: backordered, not an error.
+    assert om.handle(c.CreateOrder((c.NewLine("MUG-1", 1),), BERLIN)).status == "backordered"
+    _assert_ledger_matches_levels(om, "MUG-1", "WH1", on_hand=1, reserved=1)

@@ -5,6 +5,7 @@ executemany wherever rows are many."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, time
@@ -193,8 +194,9 @@ class Driver:
 
     def flush(self, *, commit: bool = False) -> None:
         """Send the queued writes. On PostgreSQL plain inserts go as one statement (see
-        `_one_statement`); others are pipelined, and with `commit` COMMIT goes in the same
-        round trip (SQLAlchemy's own commit that follows finds nothing left to do)."""
+        `_one_statement`), after any updates queued ahead of them (a reservation checked at
+        commit), all in one pipeline; with `commit` COMMIT goes in the same round trip
+        (SQLAlchemy's own commit that follows finds nothing left to do)."""
         if not self.pending:
             return
         pending, self.pending = self.pending, []
@@ -202,24 +204,54 @@ class Driver:
             for sql, rows in pending:
                 self.cursor.executemany(sql, rows)
             return
-        one = _one_statement(pending)
-        if one is not None:
-            if self.raw_cursor is None:
-                self.raw_cursor = psycopg.RawCursor(self.dbapi)
-            if not commit:
-                self.raw_cursor.execute(*one)
+        first_insert = next(
+            (i for i, (sql, _) in enumerate(pending) if _insert_parts(sql) is not None),
+            len(pending),
+        )
+        one = _one_statement(pending[first_insert:]) if first_insert < len(pending) else None
+        ahead = pending[:first_insert] if one is not None else pending
+        try:
+            if one is not None and not ahead and not commit:
+                self._raw().execute(*one)
                 return
             # COMMIT in the same round trip: the stock rows this order locked are released
             # one round trip sooner, and concurrent orders for the same SKUs wait less.
             with self.dbapi.pipeline():
-                self.raw_cursor.execute(*one)
-                self.dbapi.commit()
-            return
-        with self.dbapi.pipeline():
-            for sql, rows in pending:
-                self.cursor.executemany(sql, rows)
-            if commit:
-                self.dbapi.commit()
+                for sql, rows in ahead:
+                    self.cursor.executemany(sql, rows)
+                if one is not None:
+                    self._raw().execute(*one)
+                if commit:
+                    self.dbapi.commit()
+        except psycopg.errors.CheckViolation as exc:
+            reserved = any(sql == _RESERVE_AT_COMMIT_PG for sql, _ in ahead)
+            if reserved and exc.diag.constraint_name == NEVER_OVERSOLD:
+                _lost_race.recently = True
+                raise ConcurrencyConflict(
+                    "another order took the stock this one planned on; planning again"
+                ) from exc
+            raise
+
+    def _raw(self) -> Any:
+        if self.raw_cursor is None:
+            self.raw_cursor = psycopg.RawCursor(self.dbapi)
+        return self.raw_cursor
+
+    def reserve_at_commit(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Queue reservations (quantity, time, sku, location) to go with the transaction's
+        other writes instead of a round trip of their own, and say whether they were queued.
+
+        Only on PostgreSQL, and not right after this thread lost such a race: there the
+        guard is the table's `never_oversold` check, so a shortage fails the whole
+        transaction and the command runs again from fresh figures. That retry takes the
+        guarded updates, which wait for the row and re-plan inside the transaction, so that
+        a burst of orders for the last units does not fail over and over."""
+        if self.is_sqlite or not self.defer or getattr(_lost_race, "recently", False):
+            _lost_race.recently = False
+            return False
+        self.forget_reads(_RESERVE_AT_COMMIT)
+        self.pending.append((_RESERVE_AT_COMMIT_PG, rows))
+        return True
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
         """`column IN (…)` and its parameters: one array parameter on PostgreSQL, so the
@@ -320,6 +352,19 @@ def _render(statement: str, is_sqlite: bool) -> str:
     if is_sqlite:
         return statement.replace("?j", "?")
     return statement.replace("?j", "CAST(%s AS JSONB)").replace("?", "%s")
+
+
+_lost_race = threading.local()
+"""`recently`: this thread's last reservation checked at commit found its stock taken."""
+
+NEVER_OVERSOLD = "ck_stock_levels_never_oversold"
+_RESERVE_AT_COMMIT = (
+    "UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND location = ?"
+)
+"""No guard in the WHERE clause: the `never_oversold` check refuses a reservation beyond
+on_hand. The row exists: allocation plans only on levels it read, and levels are never
+deleted."""
+_RESERVE_AT_COMMIT_PG = _render(_RESERVE_AT_COMMIT, is_sqlite=False)
 
 
 def json_text(value: Any) -> str:
@@ -570,6 +615,11 @@ _INSERT_MOVEMENTS = (
 )
 
 
+_AT_COMMIT_UP_TO = 20
+"""Reservations of up to this many levels (an order's, not an import batch's) are checked at
+commit on PostgreSQL: a lost race costs a retry of one order, not of a batch."""
+
+
 def _guard_params(
     statement: str, sku: str, location: str, quantity: int, now: Any
 ) -> tuple[Any, ...]:
@@ -651,6 +701,10 @@ class SqlStockRepository:
         now = self.driver.time(self.clock.now())
         # A fixed order (by SKU, then location) so concurrent reservations never deadlock.
         keys = sorted(amounts)
+        if len(keys) <= _AT_COMMIT_UP_TO and self.driver.reserve_at_commit(
+            [(amounts[key], now, *key) for key in keys]
+        ):
+            return []
         counts = self.driver.rowcounts(
             _RESERVE,
             [_guard_params(_RESERVE, sku, loc, amounts[(sku, loc)], now) for sku, loc in keys],
