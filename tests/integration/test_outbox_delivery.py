@@ -10,10 +10,11 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.outbox import OutboxDispatcher, backoff
+from ordermesh.domain import commands as c
 from tests.builders.catalogue import a_location, a_product, an_order, stock
 
 
@@ -134,3 +135,35 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
     assert all(512 <= s <= 1024 for s in tenth)
     assert len(set(first)) > 1
     assert backoff(40).total_seconds() <= 3600
+
+
+def _statuses(om):
+    with om.db.reader.connect() as conn:
+        return dict(
+            conn.execute(
+                select(t.outbox.c.status, func.count())
+                .where(t.outbox.c.destination == "events")
+                .group_by(t.outbox.c.status)
+            ).all()
+        )
+
+
+def test_events_nobody_subscribed_to_are_done_in_one_run_and_never_sent_later(om, receiver):
+    a_location(om, "WH1")
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 5)
+    order_id = an_order(om, ("MUG-1", 1)).order_id
+    pending = _statuses(om)["pending"]
+    dispatcher = OutboxDispatcher(om.db, om.clock, events_batch=pending)
+
+    assert dispatcher.run_once() == pending
+    assert _statuses(om) == {"delivered": pending}
+    assert _webhook_rows(om) == []
+
+    # A subscriber who joins later gets what happens from then on, not the old events.
+    _subscribe(om, receiver.url)
+    om.handle(c.CancelOrder(order_id, reason="buyer asked"))
+    dispatcher.run_once()  # fan-out
+    receiver.answers.clear()
+    dispatcher.run_once()  # delivery
+    assert [body["type"] for _, body in receiver.received] == ["OrderCancelled"]

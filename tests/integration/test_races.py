@@ -16,8 +16,8 @@ from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain import commands as c
 from ordermesh.ports.storage import ConcurrencyConflict
-from tests.conftest import _empty_postgres
 from tests.builders.catalogue import BERLIN, a_location, a_product, stock
+from tests.conftest import _empty_postgres
 
 RACERS = 16
 

@@ -120,7 +120,7 @@ class Worker:
             except Exception:
                 log.exception("outbox dispatch failed; retrying after the poll interval")
                 delivered = 0
-            if delivered >= self.om.dispatcher.batch_size:
+            if self.om.dispatcher.behind:
                 continue  # a backlog: drain it at full speed
             if delivered:
                 # Under load every commit wakes us. A moment's pause lets the next commits'
