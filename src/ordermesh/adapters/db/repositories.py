@@ -129,9 +129,9 @@ class Driver:
         stock: list[Any] = []
         kinds: list[Any] = []
         listings: list[Any] = []
-        for tag, a, b, c, d, e in self.execute(
+        for tag, a, b, c, d, e in self._read_before_begin(
             combined, [*params, *stock_params, *own_params, *part_params]
-        ).fetchall():
+        ):
             if tag == 0:
                 rows.append((a, b, c))
             elif tag == 1:
@@ -144,6 +144,25 @@ class Driver:
         self.prefetched_kinds = kinds
         self.prefetched_listings = (frozenset(skus), listings)
         return rows
+
+    def _read_before_begin(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """Run a read; on PostgreSQL, when it is the transaction's first statement, on its own
+        before the transaction begins. Under READ COMMITTED every statement has a snapshot of
+        its own, so the read sees what it would see just after BEGIN, and BEGIN then goes in
+        the pipeline of the first writes instead of a round trip of its own."""
+        dbapi = self.dbapi
+        if (
+            self.is_sqlite
+            or self.pending
+            or dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            or dbapi.isolation_level not in (None, psycopg.IsolationLevel.READ_COMMITTED)
+        ):
+            return list(self.execute(statement, params).fetchall())
+        dbapi.autocommit = True
+        try:
+            return list(self.cursor.execute(self.sql(statement), params).fetchall())
+        finally:
+            dbapi.autocommit = False
 
     def listings_of(self, skus: Collection[str]) -> list[Any] | None:
         """The prefetched `LISTINGS_OF` rows when they answer for exactly these SKUs."""
