@@ -71,7 +71,9 @@ class StockRepository(Protocol):
 
     def reserve(self, amounts: Mapping[StockKey, int]) -> list[StockKey]:
         """Guarded reservation per key. All or nothing: returns the keys whose guard failed
-        (someone else took the stock) after undoing the ones that passed."""
+        (someone else took the stock) after undoing the ones that passed. A storage may
+        instead check a small reservation at commit: a shortage then fails the commit with
+        ConcurrencyConflict, and the command is run again from fresh figures."""
         ...
 
     def release(self, amounts: Mapping[StockKey, int]) -> None: ...
