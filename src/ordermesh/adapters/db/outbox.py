@@ -168,6 +168,16 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedel
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+def _due(now: datetime, destination: Any, limit: int) -> Any:
+    """The ids of the oldest pending rows due by `now` for these destinations."""
+    return (
+        select(_o.id)
+        .where(_o.status == "pending", _o.available_at <= now, destination)
+        .order_by(_o.id)
+        .limit(limit)
+    )
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -203,12 +213,7 @@ class OutboxDispatcher:
         """Messages for destinations outside ordermesh that are due, under a lease. Events are
         not claimed: `_fan_out` turns them into such messages."""
         now = self.clock.now()
-        due = (
-            select(_o.id)
-            .where(_o.status == "pending", _o.available_at <= now, _o.destination != EVENTS)
-            .order_by(_o.id)
-            .limit(self.batch_size)
-        )
+        due = _due(now, _o.destination != EVENTS, self.batch_size)
         # Most runs find nothing to claim: asking the reader first spares a write transaction,
         # which on SQLite would queue with the API's orders for the one write lock.
         with self.db.reader.connect() as conn:
@@ -269,12 +274,7 @@ class OutboxDispatcher:
         transactions that the API's orders queue behind on SQLite."""
         w = t.webhook_endpoints.c
         now = self.clock.now()
-        due = (
-            select(_o.id)
-            .where(_o.status == "pending", _o.available_at <= now, _o.destination == EVENTS)
-            .order_by(_o.id)
-            .limit(self.events_batch)
-        )
+        due = _due(now, _o.destination == EVENTS, self.events_batch)
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
         with self.db.write() as conn:
