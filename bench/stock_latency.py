@@ -9,7 +9,12 @@ the rest wait for its next listings feed).
 
 Latency of a change = the moment the sandbox set the new figure (its own timestamp of the
 listing / inventory level) − the moment ordermesh was asked to record the movement (just before
-its transaction, so the figure errs long). A change overtaken by a newer figure of the same
+its transaction, so the figure errs long). A figure that showed can be covered again by an older
+one (a listings feed landing after a patch that overtook it): the watcher looks at every listing
+five times a second for that, and the time until the figure shows again (or, if sooner, until
+a newer change makes it the wrong figure anyway) counts as `reverted`.
+Exposure = latency + that time: how long the channel showed something else; the goal is judged
+on it. A change overtaken by a newer figure of the same
 listing before it showed is "superseded" (the queue sends only the latest figure) and is left
 out of the percentiles, which measure how long each figure that had to show took. Cost is
 counted at the sandboxes: SP-API calls per operation, and Shopify's query cost (the
@@ -61,12 +66,18 @@ class Size:
     seed: int = 1
 
 
-FULL = Size("full", listings=10_000, per_second=50.0, seconds=300.0)
+FULL = Size("full", listings=10_000, per_second=50.0, seconds=300.0, urgent_share=0.07)
+"""Judged. 3.5 urgent changes a second, 3.3 of them falls: two thirds of patchListingsItem's
+5/s, leaving room for the patches that set a listing right after a feed lands over one."""
+AT_THE_BUDGET = Size("at-the-budget", listings=10_000, per_second=50.0, seconds=300.0)
+"""Reported beside it, not judged: 4.65 falls a second, 93 % of the patch budget before those
+corrections and about 98 % with them. The goal covers urgent changes up to the budget; here the
+patches queue for the budget itself, and the p99 shows how long."""
 QUICK = Size("quick", listings=200, per_second=10.0, seconds=10.0, grace_seconds=20.0)
 
 
 @dataclass
-class _Change:
+class Change:
     sku: str
     figure: int
     asked_at: float
@@ -76,67 +87,139 @@ class _Change:
     superseded: set[str] = field(default_factory=set)
     """Channels on which a newer figure of the listing replaced this one before it showed: the
     queue keeps only the latest figure, so this one never had to."""
+    reverted: set[str] = field(default_factory=set)
+    stale: dict[str, float] = field(default_factory=dict)
+    """Channel → seconds it showed an older figure again after this one had shown (Amazon
+    landing a listings feed after a patch that overtook it), until this one showed again or a
+    newer one replaced it."""
 
 
-class _Watch:
-    """Looks into the sandboxes (in this process) for the figures still awaited."""
+Shown = Callable[[str, str], "tuple[int, float] | None"]
+"""What a channel shows for a listing now, and since when: (channel, SKU) → (figure, set at)."""
 
-    def __init__(self, world: World) -> None:
-        self.amazon = world.amazon_app.state.sandbox.state
-        self.shop = world.shopify_app.state.sandbox.shop
-        self.location = int(world.shopify_location)
-        self.pending: dict[tuple[str, str], list[_Change]] = {}
+
+class Watch:
+    """Follows each change until its channel shows it, and every figure shown until an older
+    one covers it or a newer change replaces it."""
+
+    def __init__(self, shown: Shown) -> None:
+        self._shown = shown
+        self.pending: dict[tuple[str, str], list[Change]] = {}
+        self.shown: dict[tuple[str, str], _Shown] = {}
+        """The latest figure shown per listing, watched for an older one shown over it."""
         self.lock = threading.Lock()
 
-    def expect(self, change: _Change) -> None:
+    @classmethod
+    def of(cls, world: World) -> Watch:
+        """Looks into the world's sandboxes (in this process)."""
+        amazon = world.amazon_app.state.sandbox.state
+        shop = world.shopify_app.state.sandbox.shop
+        location = int(world.shopify_location)
+
+        def shown(channel: str, sku: str) -> tuple[int, float] | None:
+            if channel == "amazon":
+                with amazon.lock:
+                    listing = amazon.listings.get(sku)
+                    if listing is None:
+                        return None
+                    return listing.mfn_quantity, listing.last_updated.timestamp()
+            with shop.lock:
+                variant = shop.variant_by_sku(sku)
+                level = None if variant is None else shop.level(variant.inventory_item_id, location)
+                if level is None:
+                    return None
+                return level.quantities["available"], level.updated_at.timestamp()
+
+        return cls(shown)
+
+    def expect(self, change: Change) -> None:
         with self.lock:
             for channel in ("amazon", "shopify"):
+                # An older figure still shown over the previous one is now this change's
+                # latency: the previous figure is no longer the one to show.
+                self._replaced(channel, change.sku, change.asked_at)
                 self.pending.setdefault((channel, change.sku), []).append(change)
 
-    def _shown(self, channel: str, sku: str) -> tuple[int, float] | None:
-        if channel == "amazon":
-            with self.amazon.lock:
-                listing = self.amazon.listings.get(sku)
-                if listing is None:
-                    return None
-                return listing.mfn_quantity, listing.last_updated.timestamp()
-        with self.shop.lock:
-            variant = self.shop.variant_by_sku(sku)
-            level = (
-                None
-                if variant is None
-                else self.shop.level(variant.inventory_item_id, self.location)
-            )
-            if level is None:
-                return None
-            return level.quantities["available"], level.updated_at.timestamp()
-
-    def look(self) -> int:
-        """Resolve what the channels show now; returns how many listings still wait."""
+    def look(self, reverts: bool = False) -> int:
+        """Resolve what the channels show now; returns how many listings still wait. With
+        `reverts`, also look at every listing whose latest figure showed, for an older figure
+        shown over it."""
         with self.lock:
             keys = list(self.pending)
+            if reverts:
+                keys += [k for k in self.shown if k not in self.pending]
         for channel, sku in keys:
-            shown = self._shown(channel, sku)
-            if shown is None:
+            found = self._shown(channel, sku)
+            if found is None:
                 continue
-            quantity, set_at = shown
+            quantity, set_at = found
             with self.lock:
+                self._revert(channel, sku, quantity, set_at)
                 waiting = self.pending.get((channel, sku), [])
                 # The newest change this figure answers; it answers every older one too. A
-                # figure set before the change was asked for is an older, equal figure.
+                # figure set before the change was asked for is an older, equal one that still
+                # shows (30 → 20 → 30 before the 20 went out): this one showed at once. Should
+                # the 20 land after all, it counts as an older figure shown over it.
                 for index in range(len(waiting) - 1, -1, -1):
                     change = waiting[index]
-                    if change.figure == quantity and set_at >= change.asked_at:
+                    if change.figure == quantity:
+                        self._replaced(channel, sku, set_at)
                         for answered in waiting[: index + 1]:
                             answered.seen[channel] = max(0.0, set_at - answered.asked_at)
                             if answered is not change:
                                 answered.superseded.add(channel)
                         del waiting[: index + 1]
+                        self.shown[(channel, sku)] = _Shown(change, set_at)
                         break
                 if not waiting:
                     self.pending.pop((channel, sku), None)
         with self.lock:
             return len(self.pending)
+
+    def close(self, now: float) -> int:
+        """Count older figures still shown at the end up to `now`; returns how many."""
+        with self.lock:
+            open_ = [(k, v) for k, v in self.shown.items() if v.stale_since is not None]
+            for (channel, _), shown in open_:
+                shown.change.stale[channel] = shown.change.stale.get(channel, 0.0) + max(
+                    0.0, now - (shown.stale_since or now)
+                )
+                shown.stale_since = None
+            return len(open_)
+
+    def _revert(self, channel: str, sku: str, quantity: int, set_at: float) -> None:
+        shown = self.shown.get((channel, sku))
+        if shown is None or set_at <= shown.set_at:
+            return
+        if quantity == shown.change.figure:
+            if shown.stale_since is not None:  # shown again
+                shown.change.stale[channel] = (
+                    shown.change.stale.get(channel, 0.0) + set_at - shown.stale_since
+                )
+                shown.stale_since = None
+            shown.set_at = set_at
+            return
+        if self.pending.get((channel, sku)):
+            return  # a newer figure is awaited: what shows until then is its latency
+        if shown.stale_since is None:
+            shown.stale_since = set_at
+            shown.change.reverted.add(channel)
+
+    def _replaced(self, channel: str, sku: str, set_at: float) -> None:
+        """A newer figure shows: an older one shown over the previous figure stops counting."""
+        shown = self.shown.get((channel, sku))
+        if shown is not None and shown.stale_since is not None:
+            shown.change.stale[channel] = shown.change.stale.get(channel, 0.0) + max(
+                0.0, set_at - shown.stale_since
+            )
+            shown.stale_since = None
+
+
+@dataclass
+class _Shown:
+    change: Change
+    set_at: float
+    stale_since: float | None = None
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -182,17 +265,19 @@ def _measure(
     amazon_throttled_before = int(world.amazon_stats()["throttled"])
     shopify_before = world.shopify_stats()
     cost_before, calls_before = world.shopify_cost.spent, world.shopify_cost.calls
-    watch = _Watch(world)
+    watch = Watch.of(world)
     stop = threading.Event()
 
     def watching() -> None:
+        rounds = 0
         while not stop.wait(0.05):
-            watch.look()
+            rounds += 1
+            watch.look(reverts=rounds % 4 == 0)
 
     watcher = threading.Thread(target=watching, daemon=True)
     stop_worker = Worker(world.om).start()
     watcher.start()
-    changes: list[_Change] = []
+    changes: list[Change] = []
     names = sorted(stock)
     total = int(size.per_second * size.seconds)
     began = time.monotonic()
@@ -216,7 +301,7 @@ def _measure(
             # rise from 2 to 4 is below the threshold too, but it cannot oversell, and it waits
             # for the bulk feed like any other rise.
             falls_low = figure <= DEFAULT_LOW_STOCK and figure < current
-            change = _Change(sku, figure, time.time(), falls_low)
+            change = Change(sku, figure, time.time(), falls_low)
             watch.expect(change)
             world.om.handle(RecordCount(sku, WAREHOUSE, figure, reference="latency bench"))
             changes.append(change)
@@ -224,9 +309,16 @@ def _measure(
             f"  {total} changes at {size.per_second:g}/s made (the driver ran up to {late:.2f} s "
             "late); waiting for the channels"
         )
+        # Until every figure showed and no push is in flight any more: a feed that lands after
+        # the last figure showed may still show an older figure over it.
         deadline = time.monotonic() + size.grace_seconds
-        while watch.look() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            waiting = watch.look(reverts=True)
+            if not waiting and not any(q.depth for q in world.om.stock_sync.status()):
+                watch.look(reverts=True)
+                break
             time.sleep(0.5)
+        still_stale = watch.close(time.time())
     finally:
         stop.set()
         watcher.join(timeout=5)
@@ -249,14 +341,21 @@ def _measure(
                 if channel not in c.seen:
                     c.superseded.add(channel)
 
-    def latencies(channel: str, urgent: bool | None) -> tuple[list[float], int, int]:
+    def latencies(channel: str, urgent: bool | None) -> dict[str, Any]:
         chosen = [c for c in changes if urgent is None or c.urgent == urgent]
         own = [c for c in chosen if channel not in c.superseded]
-        return (
-            [c.seen[channel] for c in own if channel in c.seen],
-            len(chosen),
-            len(chosen) - len(own),
-        )
+        seen = [c for c in own if channel in c.seen]
+        reverted = [c for c in chosen if channel in c.reverted]
+        return {
+            **_summary([c.seen[channel] for c in seen], len(chosen), len(chosen) - len(own)),
+            "reverted": len(reverted),
+            "reverted_p99_s": _percentile([c.stale.get(channel, 0.0) for c in reverted], 0.99),
+            # How long the channel showed something other than this figure: until it first
+            # showed, and while an older one showed over it afterwards.
+            "exposure_p99_s": _percentile(
+                [c.seen[channel] + c.stale.get(channel, 0.0) for c in seen], 0.99
+            ),
+        }
 
     rows = []
     for channel, kind, urgent in (
@@ -266,13 +365,14 @@ def _measure(
         ("amazon", "bulk", False),
         ("amazon", "all", None),
     ):
-        found, count, superseded = latencies(channel, urgent)
-        row = {"channel": channel, "changes_kind": kind, **_summary(found, count, superseded)}
+        row = {"channel": channel, "changes_kind": kind, **latencies(channel, urgent)}
         if (channel, kind) in (("shopify", "all"), ("amazon", "urgent")):
             row["goal_p99_s"] = GOAL_P99_SECONDS
+            # Judged on the exposure: a figure that showed fast and was then covered by an
+            # older one for long did not stop the overselling.
             row["met"] = (
-                row["p99_s"] is not None
-                and row["p99_s"] <= GOAL_P99_SECONDS
+                row["exposure_p99_s"] is not None
+                and row["exposure_p99_s"] <= GOAL_P99_SECONDS
                 and row["not_visible"] == 0
             )
         if (channel, kind) == ("amazon", "bulk"):
@@ -293,20 +393,16 @@ def _measure(
         },
         "changes": len(changes),
         "driver_late_s": round(late, 3),
+        "still_stale_at_end": still_stale,
     }
 
 
 def run(quick: bool, folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
     """The bench-suite result for the latency benchmark."""
     size = QUICK if quick else FULL
-    say(
-        f"stock-latency: {size.listings} listings, {size.per_second:g} changes/s "
-        f"for {size.seconds:g} s"
-    )
-    found = measure(size, say)
-    Console(width=max(Console().width, 120)).print(table(found))
+    found = _run_one(size, say)
     verdicts = [r["met"] for r in found["rows"] if "met" in r]
-    return {
+    result: dict[str, Any] = {
         "name": NAME,
         "size": size.label,
         "parameters": asdict(size),
@@ -318,10 +414,31 @@ def run(quick: bool, folder: Path, say: Callable[[str], None]) -> dict[str, Any]
         "goal": GOAL,
         "met": bool(verdicts) and all(verdicts),
     }
+    if not quick:
+        edge = _run_one(AT_THE_BUDGET, say)
+        result["at_the_budget"] = {
+            "parameters": asdict(AT_THE_BUDGET),
+            "figures": edge["rows"],
+            "cost_per_1000_changes": edge["cost_per_1000_changes"],
+            "throttled": edge["throttled"],
+        }
+    return result
 
 
-def table(found: dict[str, Any]) -> Table:
-    shown = Table(title="Stock movement → figure visible on the channel")
+def _run_one(size: Size, say: Callable[[str], None]) -> dict[str, Any]:
+    say(
+        f"stock-latency ({size.label}): {size.listings} listings, {size.per_second:g} "
+        f"changes/s for {size.seconds:g} s, {size.urgent_share:.0%} set low"
+    )
+    found = measure(size, say)
+    Console(width=max(Console().width, 120)).print(table(found, size.label))
+    return found
+
+
+def table(found: dict[str, Any], label: str = "") -> Table:
+    shown = Table(
+        title="Stock movement → figure visible on the channel" + (f" ({label})" if label else "")
+    )
     for column in (
         "channel",
         "changes",
@@ -331,6 +448,9 @@ def table(found: dict[str, Any]) -> Table:
         "p99 s",
         "max s",
         "not visible",
+        "reverted",
+        "reverted p99 s",
+        "exposure p99 s",
         "met",
     ):
         shown.add_column(column, justify="left" if column in ("channel", "changes") else "right")
@@ -345,6 +465,9 @@ def table(found: dict[str, Any]) -> Table:
             "—" if row["p99_s"] is None else f"{row['p99_s']:.2f}",
             "—" if row["max_s"] is None else f"{row['max_s']:.2f}",
             str(row["not_visible"]),
+            str(row["reverted"]),
+            "—" if row["reverted_p99_s"] is None else f"{row['reverted_p99_s']:.2f}",
+            "—" if row["exposure_p99_s"] is None else f"{row['exposure_p99_s']:.2f}",
             "—" if met is None else ("[green]yes[/]" if met else "[red]no[/]"),
         )
     cost = found["cost_per_1000_changes"]

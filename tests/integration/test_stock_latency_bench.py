@@ -28,6 +28,8 @@ def test_each_stock_count_shows_on_shopify_and_its_latency_is_measured() -> None
     assert shopify["not_visible"] == 0
     assert shopify["visible"] + shopify["superseded"] == 15
     assert 0 <= shopify["p50_s"] <= shopify["p99_s"] <= shopify["max_s"] < 15
+    assert shopify["reverted"] == 0, "a compare-and-set channel never shows an older figure"
+    assert shopify["exposure_p99_s"] == shopify["p99_s"]
     amazon = rows[("amazon", "all")]
     assert (
         amazon["changes"]

@@ -279,3 +279,105 @@ def test_an_account_cannot_be_served_from_a_location_that_does_not_exist(om):
     with pytest.raises(ValidationFailed) as refused:
         om.handle(c.ConfigureStockSync(SHOP, hybrid="sometimes"))
     assert refused.value.field == "hybrid"
+
+
+def a_feed_in_flight(om: Ordermesh, amazon: FakeChannel):
+    """MUG shows 40 on Amazon and a listings feed setting it to 30 is being processed."""
+    a_product(om, "MUG")
+    listed(om, "MUG", AMAZON)
+    stock(om, "MUG", 40)
+    drain(om, AMAZON, amazon)
+    om.handle(c.AdjustStock("MUG", "WH1", -10, reason="damaged"))  # 40 → 30: bulk
+    return om.stock_sync.queue.claim(AMAZON, 100, bulk_only=True)
+
+
+def settle_as_sent(om: Ordermesh, pushes, channel: FakeChannel) -> None:
+    """The channel applies a batch claimed earlier (a listings feed landing) and says so."""
+    for p in pushes:
+        channel.shows[p.channel_sku] = p.quantity
+    om.stock_sync.queue.settle(
+        pushes, {p.channel_sku: PushResult(p.channel_sku, PushOutcome.SENT) for p in pushes}
+    )
+
+
+def test_a_listing_selling_out_overtakes_its_feed_in_flight_and_is_set_again_after_it(om):
+    amazon = FakeChannel()
+    feed = a_feed_in_flight(om, amazon)
+    assert [(p.quantity, p.overtaking) for p in feed] == [(30, False)]
+
+    an_order(om, ("MUG", 30))  # sold out while the feed is processed
+    urgent = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (urgent.sent, urgent.urgent) == (1, 1)
+    assert amazon.shows == {"MUG@amazon-de": 0}, "patched without waiting for the feed"
+    again = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert again.claimed == 0, "the figure that overtook the feed is not sent twice"
+
+    settle_as_sent(om, feed, amazon)  # the feed lands after the patch with its 30
+    assert amazon.shows == {"MUG@amazon-de": 30}
+    [status] = om.stock_sync.status(AMAZON)
+    assert (status.depth, status.urgent) == (1, 1), "0 must go out again, at once"
+    after = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (after.sent, amazon.shows) == (1, {"MUG@amazon-de": 0})
+    assert depth(om, AMAZON) == 0
+
+
+def test_a_feed_overtaken_by_a_figure_that_then_rose_back_is_checked_by_the_next_feed(om):
+    amazon = FakeChannel()
+    feed = a_feed_in_flight(om, amazon)
+    order = an_order(om, ("MUG", 28)).order_id  # 30 → 2: urgent, overtakes the feed
+    om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert amazon.shows == {"MUG@amazon-de": 2}
+    om.handle(c.CancelOrder(order, reason="buyer changed their mind"))  # back to 30
+    settle_as_sent(om, feed, amazon)
+    # Amazon shows the feed's 30 or the patch's 2, nobody knows which: 30 goes out again,
+    # in the bulk lane (a rise cannot oversell).
+    assert om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True).claimed == 0
+    bulk = om.stock_sync.drain_pushes(AMAZON, amazon, 100, bulk_only=True)
+    assert (bulk.sent, amazon.shows) == (1, {"MUG@amazon-de": 30})
+
+
+def test_an_overtaking_patch_the_channel_refused_is_tried_again_after_a_pause(om, clock):
+    feed = a_feed_in_flight(om, FakeChannel())
+    an_order(om, ("MUG", 30))
+
+    class Throttled:
+        def send(self, batch):
+            return [PushResult(p.channel_sku, PushOutcome.RETRY, "429") for p in batch]
+
+    assert om.stock_sync.drain_pushes(AMAZON, Throttled(), 5, urgent_only=True).retried == 1
+    amazon = FakeChannel()
+    assert om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True).claimed == 0
+    clock.advance(seconds=30)
+    assert om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True).sent == 1
+    assert amazon.shows == {"MUG@amazon-de": 0}
+    assert [p.quantity for p in feed] == [30]
+
+
+def test_only_a_bulk_push_in_flight_is_overtaken(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", SHOP)
+    stock(om, "MUG", 40)
+    in_flight = om.stock_sync.queue.claim(SHOP, 100)  # one lane for everything, as Shopify's
+    an_order(om, ("MUG", 40))
+    assert om.stock_sync.queue.claim(SHOP, 5, urgent_only=True) == []
+    shop = FakeChannel()
+    settle_as_sent(om, in_flight, shop)
+    drained = om.stock_sync.drain_pushes(SHOP, shop, 5, urgent_only=True)
+    assert (drained.sent, shop.shows) == (1, {"MUG@shopify-main": 0})
+
+
+def test_a_fall_below_the_figure_a_feed_is_carrying_is_urgent_though_the_channel_shows_less(om):
+    a_product(om, "MUG")
+    listed(om, "MUG", AMAZON)
+    stock(om, "MUG", 3)
+    amazon = FakeChannel()
+    drain(om, AMAZON, amazon)
+    stock(om, "MUG", 7)  # 3 → 10: a rise, for the next feed
+    feed = om.stock_sync.queue.claim(AMAZON, 100, bulk_only=True)
+    om.handle(c.AdjustStock("MUG", "WH1", -6, reason="damaged"))  # 10 → 4 while in flight
+    # Amazon shows 3, but the feed will set 10: 4 cannot wait for it.
+    urgent = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (urgent.sent, amazon.shows) == (1, {"MUG@amazon-de": 4})
+    settle_as_sent(om, feed, amazon)
+    om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert amazon.shows == {"MUG@amazon-de": 4}

@@ -30,6 +30,7 @@ from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain.commands import AllocateBackorders, RecomputeListings
 from ordermesh.domain.errors import DomainError
 from ordermesh.ports.channels import ChannelError
+from ordermesh.services.stock_sync_jobs import BULK
 
 log = logging.getLogger(__name__)
 DISPATCH_GATHER_SECONDS = 0.05
@@ -210,6 +211,10 @@ class Worker:
                     return
                 if round_.drained.error:
                     log.warning("stock push to %s: %s", account_id, round_.drained.error)
+                if lane == BULK and round_.drained.claimed:
+                    # A settled feed may have made urgent corrections due (figures that
+                    # overtook it): the urgent lane should not wait for its poll to send them.
+                    self.om.wakeup.wake()
                 if round_.wait == 0:
                     continue
                 if round_.backoff:

@@ -116,6 +116,10 @@ class Push:
     """What the channel last confirmed, for a compare-and-set where the channel offers one."""
     urgent: bool
     attempts: int
+    overtaking: bool = False
+    """An urgent figure sent while a slower push of the same listing (Amazon's listings feed)
+    is still in flight. The slower one may land after it with its older figure, so when it
+    settles the listing's figure goes out again if it differs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,9 @@ class PushQueue(Protocol):
     ) -> list[Push]:
         """Due pushes of an account, urgent first, then oldest; marked in flight under a lease.
         `urgent_only` / `bulk_only` claim only the urgent / only the other ones, so that two
-        lanes of one account never take the same push."""
+        lanes of one account never take the same push. An urgent claim also overtakes a
+        listing whose figure fell low while a bulk push of it is in flight (`Push.overtaking`):
+        a listing going to 0 does not wait out a feed."""
         ...
 
     def settle(self, pushes: Sequence[Push], results: Mapping[str, PushResult]) -> None:

@@ -54,6 +54,22 @@ from ordermesh.ports.stock_sync import (
 _p = t.stock_pushes.c
 _l = t.channel_listings.c
 _WAITING = ("pending", "sending")
+_SOLD_OUT_FIRST = case((_p.quantity > 0, 1), else_=0)
+
+
+def _overtakable(now: datetime) -> Any:
+    """A listing in a bulk push still in flight whose figure has changed since (and since any
+    urgent figure that already overtook it). Claimed by the urgent lane only, and only once its
+    figure is urgent: the feed may take minutes, a listing going to 0 cannot wait for it."""
+    return and_(
+        _p.status == "sending",
+        _p.sending_bulk.is_(True),
+        _p.claimed_until >= now,
+        _p.available_at <= now,
+        _p.quantity != func.coalesce(_p.overtaken_quantity, _p.sending_quantity),
+    )
+
+
 RETRY_CAP = timedelta(minutes=5)
 STALE_GRACE = timedelta(seconds=10)
 """How long a push the channel refused as stale waits for the sale behind it to be imported."""
@@ -311,6 +327,18 @@ class _Row:
     quantity: int
     confirmed_quantity: int | None
     status: str
+    sending_quantity: int | None = None
+    overtaken_quantity: int | None = None
+
+    def may_show(self) -> int | None:
+        """The highest figure the channel may show once what is in flight lands: a push in
+        flight sets its figure, and a bulk one may land after the figure that overtook it."""
+        known = [
+            q
+            for q in (self.confirmed_quantity, self.sending_quantity, self.overtaken_quantity)
+            if q is not None
+        ]
+        return max(known) if known else None
 
 
 _KEEP = (
@@ -349,7 +377,9 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
     confirmed = row.confirmed_quantity
     urgent = is_urgent(confirmed, new, figure.low_stock_threshold)
     if row.status == "sending":
-        # The in-flight push settles against this newer figure and is made due again.
+        # The in-flight push settles against this newer figure and is made due again. Urgent
+        # against what it will set: 0 → (5 in a feed) → 4 must not wait for the feed to land.
+        urgent = is_urgent(row.may_show(), new, figure.low_stock_threshold)
         return None if new == row.quantity else ("keep", new, urgent, "sending")
     if new == confirmed:
         # The channel already shows it: a waiting push would only repeat it.
@@ -409,13 +439,14 @@ class SqlStockSyncRepository:
             for chunk in _chunks(channel_skus):
                 where, params = self.driver.among("channel_sku", chunk)
                 rows = self.driver.execute(
-                    "SELECT channel_sku, quantity, confirmed_quantity, status FROM stock_pushes "
+                    "SELECT channel_sku, quantity, confirmed_quantity, status, sending_quantity, "
+                    "overtaken_quantity FROM stock_pushes "
                     f"WHERE channel_account = ? AND {where} ORDER BY channel_sku"
                     + (" FOR UPDATE" if lock else ""),
                     [account, *params],
                 ).fetchall()
-                for channel_sku, quantity, confirmed, status in rows:
-                    found[(account, channel_sku)] = _Row(quantity, confirmed, status)
+                for channel_sku, *values in rows:
+                    found[(account, channel_sku)] = _Row(*values)
         return found
 
     def queue(self, figures: Sequence[Figure]) -> int:
@@ -538,54 +569,89 @@ class SqlPushQueue:
         if urgent_only and bulk_only:
             raise ValueError("a claim is urgent-only or bulk-only, not both")
         now = self.clock.now()
+        ready = [
+            and_(_p.status == "pending", _p.available_at <= now),
+            # A sender that died mid-push leaves its lease to run out.
+            and_(_p.status == "sending", _p.claimed_until < now),
+        ]
+        if urgent_only:
+            ready.append(_overtakable(now))
         due = (
-            select(_p.channel_sku)
+            select(_p.channel_sku, _p.status, _p.claimed_until)
             .where(
                 _p.channel_account == channel_account,
-                or_(
-                    and_(_p.status == "pending", _p.available_at <= now),
-                    # A sender that died mid-push leaves its lease to run out.
-                    and_(_p.status == "sending", _p.claimed_until < now),
-                ),
+                or_(*ready),
                 *([_p.urgent.is_(True)] if urgent_only else []),
                 *([_p.urgent.is_(False)] if bulk_only else []),
             )
-            # Among urgent pushes the lowest figures first: a listing whose stock is gone
-            # (0) costs an oversell for every second it waits, one going from 3 to 2 does not
-            # yet.
-            .order_by(_p.urgent.desc(), _p.quantity, _p.enqueued_at, _p.channel_sku)
+            # Among urgent pushes those at 0 first: a listing whose stock is gone costs an
+            # oversell for every second it waits, one going from 3 to 2 does not yet. Then the
+            # oldest: ordered by figure, a steady stream of 1s kept a 5 waiting for a minute
+            # when the urgent lane ran near its patch budget.
+            .order_by(_p.urgent.desc(), _SOLD_OUT_FIRST, _p.enqueued_at, _p.channel_sku)
             .limit(limit)
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
+        returned = (
+            _p.channel_account,
+            _p.channel_sku,
+            _p.sku,
+            _p.quantity,
+            _p.confirmed_quantity,
+            _p.urgent,
+            _p.attempts,
+            _p.enqueued_at,
+        )
         with self.db.write() as conn:
             # Two statements, not `IN (subquery)`: PostgreSQL may run a LIMIT … SKIP LOCKED
             # subquery more than once and claim more rows than asked for.
-            keys = list(conn.execute(due).scalars())
-            if not keys:
+            found = conn.execute(due).all()
+            if not found:
                 return []
-            rows = conn.execute(
-                update(t.stock_pushes)
-                .where(_p.channel_account == channel_account, _p.channel_sku.in_(keys))
-                .values(
-                    status="sending",
-                    sending_quantity=_p.quantity,
-                    attempts=_p.attempts + 1,
-                    claimed_until=now + self.lease,
-                )
-                .returning(
-                    _p.channel_account,
-                    _p.channel_sku,
-                    _p.sku,
-                    _p.quantity,
-                    _p.confirmed_quantity,
-                    _p.urgent,
-                    _p.attempts,
-                    _p.enqueued_at,
-                )
-            ).all()
-        rows = sorted(rows, key=lambda r: (not r.urgent, r.quantity, r.enqueued_at, r.channel_sku))
-        return [Push(*row[:7]) for row in rows]
+            # A live lease in `sending` is a bulk push being overtaken; a lapsed one is claimed
+            # afresh.
+            overtaken = [
+                key
+                for key, status, until in found
+                if status == "sending" and until is not None and _aware(until) >= now
+            ]
+            fresh = [key for key, _, _ in found if key not in overtaken]
+            rows: list[tuple[Any, bool]] = []
+            if fresh:
+                rows += [
+                    (row, False)
+                    for row in conn.execute(
+                        update(t.stock_pushes)
+                        .where(_p.channel_account == channel_account, _p.channel_sku.in_(fresh))
+                        .values(
+                            status="sending",
+                            sending_quantity=_p.quantity,
+                            sending_bulk=bulk_only,
+                            overtaken_quantity=None,
+                            attempts=_p.attempts + 1,
+                            claimed_until=now + self.lease,
+                        )
+                        .returning(*returned)
+                    )
+                ]
+            if overtaken:
+                rows += [
+                    (row, True)
+                    for row in conn.execute(
+                        update(t.stock_pushes)
+                        .where(
+                            _p.channel_account == channel_account,
+                            _p.channel_sku.in_(overtaken),
+                        )
+                        .values(overtaken_quantity=_p.quantity)
+                        .returning(*returned)
+                    )
+                ]
+        rows.sort(
+            key=lambda r: (not r[0].urgent, r[0].quantity > 0, r[0].enqueued_at, r[0].channel_sku)
+        )
+        return [Push(*row[:7], overtaking=overtaking) for row, overtaking in rows]
 
     def settle(self, pushes: Sequence[Push], results: Mapping[str, PushResult]) -> None:
         if not pushes:
@@ -600,6 +666,8 @@ class SqlPushQueue:
                     _p.quantity,
                     _p.confirmed_quantity,
                     _p.sending_quantity,
+                    _p.sending_bulk,
+                    _p.overtaken_quantity,
                     _p.status,
                     _p.changed_at,
                     func.coalesce(products.low_stock_threshold, DEFAULT_LOW_STOCK).label(
@@ -618,9 +686,19 @@ class SqlPushQueue:
             current = {row[0]: row for row in conn.execute(query)}
             for push in pushes:
                 row = current.get(push.channel_sku)
-                if row is None or row.status != "sending" or row.sending_quantity != push.quantity:
+                result = results.get(push.channel_sku)
+                if push.overtaking:
+                    values = _overtook(row, push, result, now)
+                    if values is None:
+                        continue
+                elif (
+                    row is None or row.status != "sending" or row.sending_quantity != push.quantity
+                ):
                     continue  # the lease ran out and another sender took it over
-                values = _settled(row, push, results.get(push.channel_sku), now)
+                else:
+                    values = _settled(row, push, result, now)
+                    if row.overtaken_quantity is not None:
+                        values = _overtaken(row, push, values, now)
                 conn.execute(
                     update(t.stock_pushes)
                     .where(_p.channel_account == account, _p.channel_sku == push.channel_sku)
@@ -873,12 +951,65 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _overtook(
+    row: Any, push: Push, result: PushResult | None, now: datetime
+) -> dict[str, Any] | None:
+    """An urgent figure sent over a bulk push in flight. The bulk push stays in flight: what it
+    settles to decides whether the listing must be set once more."""
+    if (
+        row is None
+        or row.status != "sending"
+        or not row.sending_bulk
+        or row.overtaken_quantity != push.quantity
+    ):
+        # The bulk push settled first (and queued the latest figure again if it had to), or a
+        # newer figure overtook this one.
+        return None
+    if result is not None and PushOutcome(result.outcome) is PushOutcome.SENT:
+        return {
+            "confirmed_quantity": push.quantity,
+            "sent_count": _p.sent_count + 1,
+            "last_sent_at": now,
+            "last_error": None,
+        }
+    error = result.error if result is not None else ""
+    return {
+        "overtaken_quantity": None,
+        "failed_count": _p.failed_count + 1,
+        "last_error": (error or "the channel gave no result for this listing")[:2000],
+        "available_at": now + backoff(1, cap=RETRY_CAP.total_seconds()),
+    }
+
+
+def _overtaken(row: Any, push: Push, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A bulk push settling after an urgent figure overtook it. The channel applied the two in
+    an order nobody knows (Amazon may process a feed's messages before or after a patch sent
+    while it waited, or only some of them if it failed), so it shows one of the two figures.
+    Unless both are the latest, the latest goes out again at once, and it is urgent if the
+    higher of the two would oversell."""
+    if row.quantity == push.quantity == row.overtaken_quantity:
+        return values
+    shown = max(push.quantity, row.overtaken_quantity)
+    return values | {
+        "status": "pending",
+        "confirmed_quantity": shown,
+        "urgent": is_urgent(shown, row.quantity, row.low_stock_threshold),
+        "enqueued_at": row.changed_at,
+        "available_at": now,
+    }
+
+
 def _settled(row: Any, push: Push, result: PushResult | None, now: datetime) -> dict[str, Any]:
     if result is None:
         outcome, error = PushOutcome.RETRY, "the channel gave no result for this listing"
     else:
         outcome, error = PushOutcome(result.outcome), result.error
-    values: dict[str, Any] = {"sending_quantity": None, "claimed_until": None}
+    values: dict[str, Any] = {
+        "sending_quantity": None,
+        "sending_bulk": False,
+        "overtaken_quantity": None,
+        "claimed_until": None,
+    }
     confirmed = row.confirmed_quantity
     if outcome is PushOutcome.SENT:
         confirmed = push.quantity

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -392,6 +393,10 @@ stock_pushes = Table(
     # What the channel last confirmed showing; NULL until the first push succeeds.
     Column("confirmed_quantity", Integer),
     Column("sending_quantity", Integer),
+    # The push in flight is a bulk one (a listings feed, which takes minutes): an urgent figure
+    # may overtake it, and `overtaken_quantity` is the figure that did (0010).
+    Column("sending_bulk", Boolean, nullable=False, default=False, server_default=false()),
+    Column("overtaken_quantity", Integer),
     Column("urgent", Boolean, nullable=False, default=False),
     Column("status", String(12), nullable=False),
     # Since when the channel has been behind (kept while newer figures replace older ones).

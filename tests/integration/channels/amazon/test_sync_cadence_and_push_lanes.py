@@ -1,7 +1,8 @@
 """The worker's Amazon cadence and push lanes against the Amazon sandbox, over HTTP: a
 change Amazon shows later than the settle time and the overlap is brought in by the deep
 read, the unasked one or the one a late change seen in the overlap asks for, and an urgent
-push is patched while a feed is in flight in the bulk lane."""
+push is patched while a feed is in flight in the bulk lane, overtaking the feed for a listing
+the feed carries and set right again after the feed lands with its older figure."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def listed(amazon: AmazonSandbox) -> dict[str, int]:
     return {item["sku"]: item["quantity"] for item in amazon.admin("GET", "/listings")["listings"]}
 
 
-def test_an_urgent_push_is_patched_while_a_feed_is_in_flight_and_an_in_flight_listing_waits(
+def test_an_urgent_push_overtakes_a_feed_in_flight_and_is_sent_again_after_the_feed_lands(
     om: Any, amazon: AmazonSandbox
 ) -> None:
     gate = threading.Event()
@@ -158,23 +159,25 @@ def test_an_urgent_push_is_patched_while_a_feed_is_in_flight_and_an_in_flight_li
             urgent = jobs.push_round(account.id, URGENT)
 
             assert lane.is_alive(), "the feed is still in flight"
-            assert (urgent.drained.sent, urgent.drained.urgent) == (1, 1)
-            assert listed(amazon)[skus[11]] == 0, "patched without waiting for the feed"
+            assert (urgent.drained.sent, urgent.drained.urgent) == (2, 2)
+            shown = listed(amazon)
+            assert shown[skus[11]] == 0, "patched without waiting for the feed"
+            assert shown[skus[0]] == 0, "in the feed, and patched over it without waiting"
             assert jobs.push_round(account.id, URGENT).drained.claimed == 0, (
-                "a listing in flight is not pushed again concurrently"
+                "a figure that overtook the feed is not sent twice"
             )
         finally:
             gate.set()
             lane.join(timeout=30)
         assert bulk[0].drained.sent == 11
         assert int(amazon.stats()["requests"]["createFeed"]) == feeds + 1
-        assert listed(amazon)[skus[0]] == 13, "the feed carried the figure it was given"
+        assert listed(amazon)[skus[0]] == 13, "the feed landed after the patch, as it may"
 
         assert jobs.push_round(account.id, BULK).drained.claimed == 0, "urgent: not the bulk"
         after = jobs.push_round(account.id, URGENT)
         assert (after.drained.sent, after.drained.urgent) == (1, 1)
         shown = listed(amazon)
-        assert shown[skus[0]] == 0
+        assert shown[skus[0]] == 0, "set right once the feed had landed"
         assert {s: shown[s] for s in skus[1:11]} == dict.fromkeys(skus[1:11], 13)
         assert jobs.push_round(account.id, URGENT).drained.claimed == 0
         assert amazon.throttled() == 0

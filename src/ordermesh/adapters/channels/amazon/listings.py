@@ -32,10 +32,12 @@ class StockPushLimits:
     of a call's pushes wait for a feed."""
     feed_max_messages: int = 25_000
     """Amazon's cap on messages in one JSON_LISTINGS_FEED."""
-    feed_first_poll: float = 2.0
-    feed_max_poll: float = 15.0
-    """getFeed allows 2/s (burst 15): polling this often costs nothing that matters, and finds
-    a finished feed within a few seconds of Amazon finishing it."""
+    feed_first_poll: float = 1.0
+    feed_max_poll: float = 1.0
+    """getFeed allows 2/s (burst 15): once a second uses half of that while a feed is in
+    flight, and finds a finished feed within a second of Amazon finishing it. That matters: a
+    listing an urgent patch set while the feed was in flight may show the feed's older figure
+    from the moment it lands until its settling sends the latest figure again."""
     feed_give_up_after: float = 1800.0
     """Seconds of polling getFeed before the feed's pushes are handed back for a retry."""
     read_one_by_one_up_to: int = 20

@@ -1,0 +1,68 @@
+"""The stock-latency benchmark's watch: how long a change took to show, and how long an older
+figure covered it afterwards (a listings feed landing after the patch that overtook it)."""
+
+from __future__ import annotations
+
+from bench.stock_latency import Change, Watch
+
+
+class Channel:
+    """What the channel shows per listing, and since when."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, tuple[int, float]] = {}
+
+    def set(self, sku: str, figure: int, at: float) -> None:
+        self.figures[sku] = (figure, at)
+
+    def shown(self, channel: str, sku: str) -> tuple[int, float] | None:
+        return self.figures.get(sku) if channel == "amazon" else None
+
+
+def test_a_figure_covered_by_an_older_one_counts_until_it_shows_again() -> None:
+    amazon = Channel()
+    amazon.set("MUG", 30, at=0.0)
+    watch = Watch(amazon.shown)
+    sold_out = Change("MUG", 0, asked_at=10.0, urgent=True)
+    watch.expect(sold_out)
+    amazon.set("MUG", 0, at=11.0)  # patched over the feed in flight
+    watch.look(reverts=True)
+    amazon.set("MUG", 30, at=40.0)  # the feed lands with its older figure
+    watch.look(reverts=True)
+    amazon.set("MUG", 0, at=42.5)  # set right again
+    watch.look(reverts=True)
+
+    assert sold_out.seen == {"amazon": 1.0}
+    assert sold_out.reverted == {"amazon"}
+    assert sold_out.stale == {"amazon": 2.5}
+
+
+def test_an_older_figure_shown_after_a_newer_change_is_that_change_s_latency() -> None:
+    amazon = Channel()
+    amazon.set("MUG", 30, at=0.0)
+    watch = Watch(amazon.shown)
+    low = Change("MUG", 2, asked_at=10.0, urgent=True)
+    watch.expect(low)
+    amazon.set("MUG", 2, at=11.0)
+    watch.look(reverts=True)
+    amazon.set("MUG", 30, at=20.0)  # covered…
+    watch.look(reverts=True)
+    restocked = Change("MUG", 17, asked_at=25.0, urgent=False)
+    watch.expect(restocked)  # …until 2 is no longer the figure to show
+    amazon.set("MUG", 17, at=90.0)
+    watch.look(reverts=True)
+
+    assert low.stale == {"amazon": 5.0}
+    assert restocked.seen == {"amazon": 65.0}
+    assert restocked.reverted == set()
+
+
+def test_a_figure_the_channel_already_shows_counts_as_shown_at_once() -> None:
+    amazon = Channel()
+    amazon.set("MUG", 30, at=0.0)
+    watch = Watch(amazon.shown)
+    watch.expect(Change("MUG", 20, asked_at=10.0, urgent=False))
+    back = Change("MUG", 30, asked_at=12.0, urgent=False)
+    watch.expect(back)  # 30 → 20 → 30 before the 20 went out
+    watch.look()
+    assert back.seen == {"amazon": 0.0}
