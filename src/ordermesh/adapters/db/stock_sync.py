@@ -327,18 +327,6 @@ class _Row:
     quantity: int
     confirmed_quantity: int | None
     status: str
-    sending_quantity: int | None = None
-    overtaken_quantity: int | None = None
-
-    def may_show(self) -> int | None:
-        """The highest figure the channel may show once what is in flight lands: a push in
-        flight sets its figure, and a bulk one may land after the figure that overtook it."""
-        known = [
-            q
-            for q in (self.confirmed_quantity, self.sending_quantity, self.overtaken_quantity)
-            if q is not None
-        ]
-        return max(known) if known else None
 
 
 _KEEP = (
@@ -378,8 +366,10 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
     urgent = is_urgent(confirmed, new, figure.low_stock_threshold)
     if row.status == "sending":
         # The in-flight push settles against this newer figure and is made due again. Urgent
-        # against what it will set: 0 → (5 in a feed) → 4 must not wait for the feed to land.
-        urgent = is_urgent(row.may_show(), new, figure.low_stock_threshold)
+        # (and so overtaking a feed in flight) only against what the channel shows now: one
+        # showing 0 while a feed carries 5 cannot oversell a 4 before the feed lands, and the
+        # settling sends the 4 at once then. Overtaking it too spent the patch budget that
+        # the listings the feed does cover wait for.
         return None if new == row.quantity else ("keep", new, urgent, "sending")
     if new == confirmed:
         # The channel already shows it: a waiting push would only repeat it.
@@ -439,14 +429,13 @@ class SqlStockSyncRepository:
             for chunk in _chunks(channel_skus):
                 where, params = self.driver.among("channel_sku", chunk)
                 rows = self.driver.execute(
-                    "SELECT channel_sku, quantity, confirmed_quantity, status, sending_quantity, "
-                    "overtaken_quantity FROM stock_pushes "
+                    "SELECT channel_sku, quantity, confirmed_quantity, status FROM stock_pushes "
                     f"WHERE channel_account = ? AND {where} ORDER BY channel_sku"
                     + (" FOR UPDATE" if lock else ""),
                     [account, *params],
                 ).fetchall()
-                for channel_sku, *values in rows:
-                    found[(account, channel_sku)] = _Row(*values)
+                for channel_sku, quantity, confirmed, status in rows:
+                    found[(account, channel_sku)] = _Row(quantity, confirmed, status)
         return found
 
     def queue(self, figures: Sequence[Figure]) -> int:
