@@ -181,10 +181,7 @@ class Watch:
         with self.lock:
             open_ = [(k, v) for k, v in self.shown.items() if v.stale_since is not None]
             for (channel, _), shown in open_:
-                shown.change.stale[channel] = shown.change.stale.get(channel, 0.0) + max(
-                    0.0, now - (shown.stale_since or now)
-                )
-                shown.stale_since = None
+                shown.uncovered(channel, now)
             return len(open_)
 
     def _revert(self, channel: str, sku: str, quantity: int, set_at: float) -> None:
@@ -192,11 +189,7 @@ class Watch:
         if shown is None or set_at <= shown.set_at:
             return
         if quantity == shown.change.figure:
-            if shown.stale_since is not None:  # shown again
-                shown.change.stale[channel] = (
-                    shown.change.stale.get(channel, 0.0) + set_at - shown.stale_since
-                )
-                shown.stale_since = None
+            shown.uncovered(channel, set_at)  # shown again
             shown.set_at = set_at
             return
         if self.pending.get((channel, sku)):
@@ -208,11 +201,8 @@ class Watch:
     def _replaced(self, channel: str, sku: str, set_at: float) -> None:
         """A newer figure shows: an older one shown over the previous figure stops counting."""
         shown = self.shown.get((channel, sku))
-        if shown is not None and shown.stale_since is not None:
-            shown.change.stale[channel] = shown.change.stale.get(channel, 0.0) + max(
-                0.0, set_at - shown.stale_since
-            )
-            shown.stale_since = None
+        if shown is not None:
+            shown.uncovered(channel, set_at)
 
 
 @dataclass
@@ -220,6 +210,14 @@ class _Shown:
     change: Change
     set_at: float
     stale_since: float | None = None
+
+    def uncovered(self, channel: str, at: float) -> None:
+        """An older figure covering this one (if one does) stops counting at `at`."""
+        if self.stale_since is not None:
+            self.change.stale[channel] = self.change.stale.get(channel, 0.0) + max(
+                0.0, at - self.stale_since
+            )
+            self.stale_since = None
 
 
 def _percentile(values: list[float], share: float) -> float | None:

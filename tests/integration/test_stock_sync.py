@@ -381,3 +381,20 @@ def test_a_fall_below_the_figure_a_feed_carries_goes_out_the_moment_the_feed_lan
     urgent = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
     assert (urgent.sent, urgent.urgent) == (1, 1)
     assert amazon.shows == {"MUG@amazon-de": 4}
+
+
+def test_a_failed_feed_that_was_overtaken_sends_the_latest_figure_again_at_once(om):
+    amazon = FakeChannel()
+    feed = a_feed_in_flight(om, amazon)
+    an_order(om, ("MUG", 30))
+    om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert amazon.shows == {"MUG@amazon-de": 0}
+    # The feed fails (FATAL, its report unreadable): some of it may have landed all the same.
+    amazon.shows["MUG@amazon-de"] = 30
+    om.stock_sync.queue.settle(
+        feed, {p.channel_sku: PushResult(p.channel_sku, PushOutcome.RETRY, "FATAL") for p in feed}
+    )
+    [status] = om.stock_sync.status(AMAZON)
+    assert (status.depth, status.urgent) == (1, 1), "no backoff: the feed may show 30"
+    again = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (again.sent, amazon.shows) == (1, {"MUG@amazon-de": 0})

@@ -54,9 +54,10 @@ ALL, URGENT, BULK = "all", "urgent", "bulk"
 """Push lanes. A channel with a bulk path (Amazon's feeds, whose cycle takes from half a
 minute to many) gets two lanes, each its own loop: `urgent` claims only urgent pushes and
 patches them at once, `bulk` only the others, so a feed in flight never holds back a listing
-going to 0. Other channels have one lane, `all`, urgent first. A listing in flight in one lane
-is claimed by neither until its push settles; a figure that changed meanwhile goes out then,
-in the lane its urgency says."""
+going to 0. Other channels have one lane, `all`, urgent first. A listing in flight is claimed
+again only once its push settles, and a figure that changed meanwhile goes out then, in the
+lane its urgency says; the one exception is a listing inside a feed in flight whose figure
+falls low, which `urgent` patches at once (the queue's `claim` overtakes the feed)."""
 
 
 def lanes_of(plan: PushPlan) -> tuple[str, ...]:

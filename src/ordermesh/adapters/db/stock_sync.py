@@ -4,7 +4,10 @@ The queue keeps one row per listing (the latest figure wins). Its states:
 `pending` (a figure the channel does not show yet) → `sending` (claimed under a lease) →
 `sent` (the channel confirmed the latest figure) or back to `pending` (the send failed, or the
 figure changed while it was in flight); `rejected` when the channel refused the listing for
-good, until a new figure comes. `new` exists only inside the transaction that creates a row."""
+good, until a new figure comes. `new` exists only inside the transaction that creates a row.
+A bulk push in flight (`sending_bulk`: a listings feed) can be overtaken by an urgent figure
+(`overtaken_quantity`) without leaving `sending`; its settling then decides whether the latest
+figure must go out once more."""
 
 from __future__ import annotations
 
@@ -600,12 +603,13 @@ class SqlPushQueue:
                 return []
             # A live lease in `sending` is a bulk push being overtaken; a lapsed one is claimed
             # afresh.
-            overtaken = [
+            overtaken = sorted(
                 key
                 for key, status, until in found
                 if status == "sending" and until is not None and _aware(until) >= now
-            ]
-            fresh = [key for key, _, _ in found if key not in overtaken]
+            )
+            overtaken_keys = frozenset(overtaken)
+            fresh = [key for key, _, _ in found if key not in overtaken_keys]
             rows: list[tuple[Any, bool]] = []
             if fresh:
                 rows += [
