@@ -19,7 +19,18 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ordermesh.adapters.db import tables as t
@@ -677,6 +688,11 @@ class SqlPushQueue:
             if not self.db.is_sqlite:
                 query = query.with_for_update(of=t.stock_pushes)
             current = {row[0]: row for row in conn.execute(query)}
+            # Most of a feed's pushes settle alike: sent, and still the latest figure. Those go
+            # in one executemany; one UPDATE each took 3.7 s for a 3,165-listing feed, and
+            # every correction after an overtaken feed waited for it.
+            confirmed: list[dict[str, Any]] = []
+            template: dict[str, Any] | None = None
             for push in pushes:
                 row = current.get(push.channel_sku)
                 result = results.get(push.channel_sku)
@@ -692,10 +708,21 @@ class SqlPushQueue:
                     values = _settled(row, push, result, now)
                     if row.overtaken_quantity is not None:
                         values = _overtaken(row, push, values, now)
+                    elif values["status"] == "sent" and "sent_count" in values:
+                        template = template or values
+                        confirmed.append({"key": push.channel_sku, "shows": push.quantity})
+                        continue
                 conn.execute(
                     update(t.stock_pushes)
                     .where(_p.channel_account == account, _p.channel_sku == push.channel_sku)
                     .values(values)
+                )
+            if template is not None:
+                conn.execute(
+                    update(t.stock_pushes)
+                    .where(_p.channel_account == account, _p.channel_sku == bindparam("key"))
+                    .values(template | {"confirmed_quantity": bindparam("shows")}),
+                    confirmed,
                 )
 
     def status(self, channel_account: str | None = None) -> list[QueueStatus]:
