@@ -91,6 +91,29 @@ def test_an_order_taking_the_last_unit_is_pushed_before_older_routine_changes(om
     assert shop.batches[-1] == [("MUG@shopify-main", 41)]
 
 
+def test_a_restock_still_queued_that_sells_down_low_goes_before_routine_changes(om, clock):
+    a_product(om, "MUG")
+    a_product(om, "BAG")
+    listed(om, "MUG", SHOP)
+    listed(om, "BAG", SHOP)
+    stock(om, "MUG", 2)
+    stock(om, "BAG", 40)
+    shop = FakeChannel()
+    drain(om, SHOP, shop)
+    an_order(om, ("MUG", 2))
+    drain(om, SHOP, shop)
+    assert shop.shows["MUG@shopify-main"] == 0
+    clock.advance(seconds=5)
+    stock(om, "BAG", 1)  # 40 → 41: routine
+    clock.advance(seconds=5)
+    stock(om, "MUG", 15)  # a restock: a rise, it can wait
+    assert om.stock_sync.status(SHOP)[0].urgent == 0
+    an_order(om, ("MUG", 12))  # 15 → 3 before the restock went out: the channel shows 0
+    assert om.stock_sync.status(SHOP)[0].urgent == 1
+    drain(om, SHOP, shop, max_batch=1)
+    assert shop.batches[-1] == [("MUG@shopify-main", 3)]
+
+
 def test_a_channel_that_is_down_keeps_its_pushes_and_catches_up_with_the_latest_figures(om, clock):
     a_product(om, "MUG")
     a_product(om, "BAG")

@@ -169,6 +169,16 @@ def test_a_push_is_urgent_when_the_listing_falls_to_zero_or_to_its_low_stock_thr
     assert is_urgent(shown, new, low_stock_threshold=5) is urgent
 
 
+@pytest.mark.parametrize(
+    ("shown", "ours", "new", "urgent"),
+    [(0, 15, 3, True), (0, 2, 3, False), (3, 15, 3, False), (0, 40, 39, False), (2, 8, 6, False)],
+)
+def test_our_own_figure_falling_low_is_urgent_even_where_the_channel_shows_less(
+    shown, ours, new, urgent
+):
+    assert is_urgent(shown, new, low_stock_threshold=5, ours=ours) is urgent
+
+
 # -- properties -----------------------------------------------------------------------------
 ACCOUNTS = ("amazon-de", "shopify", "ebay")
 stock_rows = st.lists(

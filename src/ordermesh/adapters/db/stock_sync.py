@@ -377,19 +377,21 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
     if row is None or row.status == "new":
         return ("fresh", new, is_urgent(None, new, figure.low_stock_threshold), "pending")
     confirmed = row.confirmed_quantity
-    urgent = is_urgent(confirmed, new, figure.low_stock_threshold)
+    threshold = figure.low_stock_threshold
     if row.status == "sending":
         # The in-flight push settles against this newer figure and is made due again. Urgent
         # (and so overtaking a feed in flight) only against what the channel shows now: one
         # showing 0 while a feed carries 5 cannot oversell a 4 before the feed lands, and the
         # settling sends the 4 at once then. Overtaking it too spent the patch budget that
         # the listings the feed does cover wait for.
+        urgent = is_urgent(confirmed, new, threshold)
         return None if new == row.quantity else ("keep", new, urgent, "sending")
     if new == confirmed:
         # The channel already shows it: a waiting push would only repeat it.
         if row.status == "sent" and row.quantity == new:
             return None
         return ("keep", new, False, "sent")
+    urgent = is_urgent(confirmed, new, threshold, ours=row.quantity)
     if row.status in ("pending", "rejected") and new == row.quantity:
         return None
     if row.status == "pending":
