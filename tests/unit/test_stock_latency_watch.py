@@ -15,8 +15,8 @@ class Channel:
     def set(self, sku: str, figure: int, at: float) -> None:
         self.figures[sku] = (figure, at)
 
-    def shown(self, channel: str, sku: str) -> tuple[int, float] | None:
-        return self.figures.get(sku) if channel == "amazon" else None
+    def shown(self, channel: str) -> dict[str, tuple[int, float]]:
+        return dict(self.figures) if channel == "amazon" else {}
 
 
 def test_a_figure_covered_by_an_older_one_counts_until_it_shows_again() -> None:
@@ -26,11 +26,11 @@ def test_a_figure_covered_by_an_older_one_counts_until_it_shows_again() -> None:
     sold_out = Change("MUG", 0, asked_at=10.0, urgent=True)
     watch.expect(sold_out)
     amazon.set("MUG", 0, at=11.0)  # patched over the feed in flight
-    watch.look(reverts=True)
+    watch.look()
     amazon.set("MUG", 30, at=40.0)  # the feed lands with its older figure
-    watch.look(reverts=True)
+    watch.look()
     amazon.set("MUG", 0, at=42.5)  # set right again
-    watch.look(reverts=True)
+    watch.look()
 
     assert sold_out.seen == {"amazon": 1.0}
     assert sold_out.reverted == {"amazon"}
@@ -44,13 +44,13 @@ def test_an_older_figure_shown_after_a_newer_change_is_that_change_s_latency() -
     low = Change("MUG", 2, asked_at=10.0, urgent=True)
     watch.expect(low)
     amazon.set("MUG", 2, at=11.0)
-    watch.look(reverts=True)
+    watch.look()
     amazon.set("MUG", 30, at=20.0)  # covered…
-    watch.look(reverts=True)
+    watch.look()
     restocked = Change("MUG", 17, asked_at=25.0, urgent=False)
     watch.expect(restocked)  # …until 2 is no longer the figure to show
     amazon.set("MUG", 17, at=90.0)
-    watch.look(reverts=True)
+    watch.look()
 
     assert low.stale == {"amazon": 5.0}
     assert restocked.seen == {"amazon": 65.0}
