@@ -1,9 +1,10 @@
 """The stock-latency benchmark's watch: how long a change took to show, and how long an older
-figure covered it afterwards (a listings feed landing after the patch that overtook it)."""
+figure covered it afterwards (a listings feed landing after the patch that overtook it), and
+when a run meets its goal."""
 
 from __future__ import annotations
 
-from bench.stock_latency import Change, Watch
+from bench.stock_latency import Change, Watch, met
 
 
 class Channel:
@@ -66,3 +67,11 @@ def test_a_figure_the_channel_already_shows_counts_as_shown_at_once() -> None:
     watch.expect(back)  # 30 → 20 → 30 before the 20 went out
     watch.look()
     assert back.seen == {"amazon": 0.0}
+
+
+def test_a_run_whose_driver_fell_behind_meets_no_goal() -> None:
+    row = {"exposure_p99_s": 1.2, "not_visible": 0}
+    assert met(row, driver_late_s=0.7)
+    assert not met(row, driver_late_s=48.1), "the load it names was not applied"
+    assert not met({"exposure_p99_s": 5.1, "not_visible": 0}, driver_late_s=0.0)
+    assert not met({"exposure_p99_s": 1.2, "not_visible": 1}, driver_late_s=0.0)
