@@ -104,6 +104,9 @@ class WorldOptions:
     """How often the worker pulls changed orders from each account (ordermesh's default)."""
     amazon_pending_seconds: float = 120.0
     amazon_visibility_lag_seconds: float = 120.0
+    amazon_feed_order: str = "feed_last"
+    """Which wins on Amazon, a listings feed or a patch sent while it was processed (the
+    sandbox's `feed_order`)."""
 
 
 class _AlreadyListed:
@@ -159,6 +162,7 @@ class World:
                 seed=options.seed,
                 pending_seconds=options.amazon_pending_seconds,
                 visibility_lag_seconds=options.amazon_visibility_lag_seconds,
+                feed_order=options.amazon_feed_order,
                 notification_url=f"{api_url}/webhooks/amazon/notifications",
                 notification_secret=_NOTIFICATION_SECRET,
             )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from amazon_sandbox_harness import SELLER_ID, US, RunningSandbox, SpApiClient, validate_document
+import pytest
+from amazon_sandbox_harness import (
+    SELLER_ID,
+    US,
+    RunningSandbox,
+    SpApiClient,
+    StartSandbox,
+    validate_document,
+)
+
+from ordermesh.sandbox.amazon.config import SandboxConfig
 
 FEEDS = "feeds_2021-06-30.json"
 LISTINGS = "listingsItems_2021-08-01.json"
@@ -97,6 +107,49 @@ def test_listings_feed_sets_quantities_and_reports_each_message(
     assert report["issues"][0]["sku"] == "NO-SUCH-SKU"
     listings = amazon.sandbox.state.listings
     assert (listings["SKU-0001"].mfn_quantity, listings["SKU-0002"].mfn_quantity) == (7, 0)
+
+
+@pytest.mark.parametrize(("feed_order", "shown"), [("feed_last", 7), ("as_received", 2)])
+def test_a_patch_sent_while_a_feed_is_processed_loses_or_wins_as_configured(
+    start_sandbox: StartSandbox, feed_order: str, shown: int
+) -> None:
+    amazon = start_sandbox(feed_order=feed_order)
+    client = amazon.client()
+    document = {
+        "header": {"sellerId": SELLER_ID, "version": "2.0"},
+        "messages": [_quantity_message(1, "SKU-0001", 7)],
+    }
+    feed_id = _submit(amazon, client, document)
+    amazon.advance(10)
+    patched = client.call(
+        LISTINGS,
+        "patchListingsItem",
+        "PATCH",
+        f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0001",
+        params={"marketplaceIds": US},
+        json={
+            "productType": "PRODUCT",
+            "patches": [
+                {
+                    "op": "replace",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 2}],
+                }
+            ],
+        },
+    )
+    assert patched.json()["status"] == "ACCEPTED"
+    amazon.advance(21)
+    feed, report = _processing_report(amazon, client, feed_id)
+
+    assert feed["processingStatus"] == "DONE"
+    assert report["summary"]["messagesAccepted"] == 1
+    assert amazon.sandbox.state.listings["SKU-0001"].mfn_quantity == shown
+
+
+def test_an_unknown_feed_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="feed_order must be one of"):
+        SandboxConfig(feed_order="random")
 
 
 def test_a_feed_that_is_not_json_is_fatal(amazon: RunningSandbox, client: SpApiClient) -> None:

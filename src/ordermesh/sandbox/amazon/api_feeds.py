@@ -207,7 +207,7 @@ async def patch_listings_item(call: Call) -> Response:
         )
     status = "INVALID" if issues else ("VALID" if mode else "ACCEPTED")
     if status == "ACCEPTED" and quantity is not None and listing is not None:
-        call.sandbox.state.set_mfn_quantity(sku, quantity)
+        call.sandbox.state.set_mfn_quantity(sku, quantity, patched=True)
     return json_response(
         {"sku": sku, "status": status, "submissionId": secrets.token_hex(16), "issues": issues}
     )

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 US = "ATVPDKIKX0DER"
+FEED_ORDERS = ("feed_last", "as_received")
 DE = "A1PA6795UKMFR9"
 
 
@@ -52,6 +53,12 @@ class SandboxConfig:
     # Amazon's behaviour is unverified, so a client must cope with both.
     mcf_duplicate_create: str = "same_order"
     feed_processing_seconds: float = 30.0
+    # Which figure wins when a patchListingsItem sets a listing's quantity while a listings
+    # feed holding an older figure for it is processed. Amazon documents no order.
+    # "feed_last": the feed's message applies when the feed completes, over the patch (the
+    # worst case for a seller, and the default). "as_received": submissions apply in the
+    # order Amazon received them, so the later patch stands.
+    feed_order: str = "feed_last"
     fulfillment_step_seconds: float = 600.0
     access_token_lifetime_seconds: int = 3600
     order_items_page_size: int = 100
@@ -65,3 +72,7 @@ class SandboxConfig:
     tick_seconds: float = 1.0
     # A folder of Amazon's model files whose static sandbox cases should be answered.
     static_models_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.feed_order not in FEED_ORDERS:
+            raise ValueError(f"feed_order must be one of {', '.join(FEED_ORDERS)}")

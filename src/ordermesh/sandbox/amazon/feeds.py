@@ -164,7 +164,7 @@ class FeedDesk:
                     status = "FATAL"
                 else:
                     for message in content["messages"]:
-                        self._apply(message, report, now)
+                        self._apply(message, report, now, feed.created)
         result = self._sandbox.documents.create(
             "feedresult", "application/json", orjson.dumps(report.as_json())
         )
@@ -173,7 +173,7 @@ class FeedDesk:
         feed.started = feed.started or now
         feed.result_document_id = result.document_id
 
-    def _apply(self, message: Any, report: _Report, now: datetime) -> None:
+    def _apply(self, message: Any, report: _Report, now: datetime, submitted: datetime) -> None:
         report.processed += 1
         state = self._sandbox.state
         if not isinstance(message, dict):
@@ -256,6 +256,9 @@ class FeedDesk:
                         sku=sku,
                     )
                     return
-                listing.mfn_quantity = quantity
-                listing.last_updated = now
+                patched = listing.quantity_patched_at
+                later_patch = patched is not None and patched > submitted
+                if not (later_patch and self._sandbox.config.feed_order == "as_received"):
+                    listing.mfn_quantity = quantity
+                    listing.last_updated = now
             report.accepted += 1

@@ -68,6 +68,8 @@ class Listing:
     fnsku: str
     created: datetime
     last_updated: datetime
+    quantity_patched_at: datetime | None = None
+    """When patchListingsItem last set the quantity (for `feed_order` "as_received")."""
     fba_inbound_working: int = 0
     fba_inbound_shipped: int = 0
     fba_reserved_customer_orders: int = 0
@@ -237,13 +239,15 @@ class SandboxState:
             self.listings[sku] = listing
             return listing
 
-    def set_mfn_quantity(self, sku: str, quantity: int) -> Listing:
+    def set_mfn_quantity(self, sku: str, quantity: int, *, patched: bool = False) -> Listing:
         with self.lock:
             listing = self.listings.get(sku)
             if listing is None:
                 listing = self.add_listing(sku=sku, mfn_quantity=quantity)
             listing.mfn_quantity = quantity
             listing.last_updated = self.clock.now()
+            if patched:
+                listing.quantity_patched_at = listing.last_updated
             return listing
 
     # -- order generation -----------------------------------------------------------------
