@@ -140,6 +140,23 @@ def print_table(results: dict[str, dict[str, Any]], console: Console | None = No
             "≥ 1,000/s" if intake else "",
             _met(shopify.get("met")) if intake else "—",
         )
+    for row in results.get("stock-latency", {}).get("figures", []):
+        if "goal_p99_s" not in row:
+            continue
+        exposure = row["exposure_p99_s"]
+        table.add_row(
+            "stock-latency",
+            row["channel"],
+            f"{row['changes_kind']} changes → visible (exposure p99 "
+            f"{'—' if exposure is None else f'{exposure:.2f} s'})",
+            f"{row['visible']} shown",
+            "" if row["p50_s"] is None else f"{row['p50_s'] * 1000:.0f}",
+            "" if row["p99_s"] is None else f"{row['p99_s'] * 1000:.0f}",
+            "",
+            "",
+            f"exposure p99 ≤ {row['goal_p99_s']:g} s",
+            _met(row["met"]),
+        )
     for name, result in results.items():
         for backend, reason in result["skipped"].items():
             table.add_row(name, backend, reason, "", "", "", "", "", "", "—")

@@ -22,8 +22,10 @@ counted at the sandboxes: SP-API calls per operation, and Shopify's query cost (
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -68,6 +70,9 @@ class Size:
     """After the last change, how long to wait for the channels to show everything (Amazon's
     bulk goes out in a feed every two minutes, and a feed takes its time to process)."""
     seed: int = 1
+    amazon_feed_order: str = "feed_last"
+    """The Amazon sandbox's `feed_order`: whether a feed landing overwrites a patch sent while
+    it was processed (the worst case, judged) or not."""
 
 
 FULL = Size("full", listings=10_000, per_second=50.0, seconds=300.0, urgent_share=0.07)
@@ -77,6 +82,17 @@ AT_THE_BUDGET = Size("at-the-budget", listings=10_000, per_second=50.0, seconds=
 """Reported beside it, not judged: 4.65 falls a second, 93 % of the patch budget before those
 corrections and about 98 % with them. The goal covers urgent changes up to the budget; here the
 patches queue for the budget itself, and the p99 shows how long."""
+AS_RECEIVED = Size(
+    "as-received",
+    listings=10_000,
+    per_second=50.0,
+    seconds=300.0,
+    urgent_share=0.07,
+    amazon_feed_order="as_received",
+)
+"""The judged load on an Amazon that applies a patch sent during a feed after the feed: what
+the corrections after a feed lands cost. Not part of `make bench`; run it alone with
+`python -m bench.stock_latency as-received`."""
 QUICK = Size("quick", listings=200, per_second=10.0, seconds=10.0, grace_seconds=20.0)
 
 
@@ -280,7 +296,14 @@ def measure(size: Size, say: Callable[[str], None] = print) -> dict[str, Any]:
     skus = max(1, size.listings // 2)
     stock = {f"LT-{n:05d}": rng.randint(DEFAULT_LOW_STOCK + 5, 60) for n in range(1, skus + 1)}
     with tempfile.TemporaryDirectory(prefix="latency-") as folder:
-        world = World(WorldOptions(folder=Path(folder), name="latency", seed=size.seed))
+        world = World(
+            WorldOptions(
+                folder=Path(folder),
+                name="latency",
+                seed=size.seed,
+                amazon_feed_order=size.amazon_feed_order,
+            )
+        )
         try:
             started = time.perf_counter()
             world.stock(stock)
@@ -508,3 +531,21 @@ def table(found: dict[str, Any], label: str = "") -> Table:
         f"429s: {found['throttled']}"
     )
     return shown
+
+
+def main(argv: list[str]) -> None:
+    """`python -m bench.stock_latency [full|at-the-budget|as-received|quick]`: one load alone,
+    its table printed and its figures written to bench/results/stock-latency-<load>.json."""
+    sizes = {s.label: s for s in (FULL, AT_THE_BUDGET, AS_RECEIVED, QUICK)}
+    label = argv[0] if argv else FULL.label
+    if label not in sizes:
+        raise SystemExit(f"unknown load {label!r}: one of {', '.join(sizes)}")
+    size = sizes[label]
+    found = _run_one(size, print)
+    out = Path(__file__).resolve().parent / "results" / f"{NAME}-{label}.json"
+    out.write_text(json.dumps({"name": NAME, "parameters": asdict(size), **found}, indent=2))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
