@@ -389,7 +389,7 @@ def test_only_a_bulk_push_in_flight_is_overtaken(om):
     assert (drained.sent, shop.shows) == (1, {"MUG@shopify-main": 0})
 
 
-def test_a_fall_below_the_figure_a_feed_carries_goes_out_the_moment_the_feed_lands(om):
+def test_a_fall_below_the_figure_a_feed_carries_overtakes_it_though_the_channel_shows_less(om):
     a_product(om, "MUG")
     listed(om, "MUG", AMAZON)
     stock(om, "MUG", 3)
@@ -398,12 +398,14 @@ def test_a_fall_below_the_figure_a_feed_carries_goes_out_the_moment_the_feed_lan
     stock(om, "MUG", 7)  # 3 → 10: a rise, for the next feed
     feed = om.stock_sync.queue.claim(AMAZON, 100, bulk_only=True)
     om.handle(c.AdjustStock("MUG", "WH1", -6, reason="damaged"))  # 10 → 4 while in flight
-    # Amazon shows 3: nothing to oversell until the feed sets 10, so no patch is spent yet.
-    assert om.stock_sync.queue.claim(AMAZON, 5, urgent_only=True) == []
-    settle_as_sent(om, feed, amazon)
+    # Amazon shows 3, so nothing oversells yet; the moment the feed sets 10, something can.
+    overtaking = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (overtaking.sent, amazon.shows) == (1, {"MUG@amazon-de": 4})
+    settle_as_sent(om, feed, amazon)  # the feed lands with its 10
     urgent = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
     assert (urgent.sent, urgent.urgent) == (1, 1)
     assert amazon.shows == {"MUG@amazon-de": 4}
+    assert depth(om, AMAZON) == 0
 
 
 def test_a_failed_feed_that_was_overtaken_sends_the_latest_figure_again_at_once(om):

@@ -380,11 +380,12 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
     threshold = figure.low_stock_threshold
     if row.status == "sending":
         # The in-flight push settles against this newer figure and is made due again. Urgent
-        # (and so overtaking a feed in flight) only against what the channel shows now: one
-        # showing 0 while a feed carries 5 cannot oversell a 4 before the feed lands, and the
-        # settling sends the 4 at once then. Overtaking it too spent the patch budget that
-        # the listings the feed does cover wait for.
-        urgent = is_urgent(confirmed, new, threshold)
+        # (and so overtaking a feed in flight) by the same rule as a waiting push: one showing
+        # 0 while a feed carries 5 cannot oversell a 4 before the feed lands, but it can the
+        # moment it does, and the 4 would join the corrections due then anyway. Sent now, it
+        # shows at once, and stands on an Amazon that applies a patch after the feed it
+        # overtook; set once more after the landing, it costs one patch more.
+        urgent = is_urgent(confirmed, new, threshold, ours=row.quantity)
         return None if new == row.quantity else ("keep", new, urgent, "sending")
     if new == confirmed:
         # The channel already shows it: a waiting push would only repeat it.
