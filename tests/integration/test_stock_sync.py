@@ -47,6 +47,17 @@ def depth(om: Ordermesh, account: str) -> int:
     return status.depth
 
 
+def mug_and_bag_on_shopify(om: Ordermesh, mug: int, bag: int) -> FakeChannel:
+    """MUG and BAG listed on Shopify, stocked, and their figures shown there."""
+    shop = FakeChannel()
+    for sku, quantity in (("MUG", mug), ("BAG", bag)):
+        a_product(om, sku)
+        listed(om, sku, SHOP)
+        stock(om, sku, quantity)
+    drain(om, SHOP, shop)
+    return shop
+
+
 def test_receiving_stock_queues_one_push_per_listing_with_the_new_figure(om):
     a_product(om, "MUG")
     listed(om, "MUG", SHOP, AMAZON)
@@ -72,14 +83,7 @@ def test_two_changes_before_a_drain_become_one_push_of_the_latest_figure(om):
 
 
 def test_an_order_taking_the_last_unit_is_pushed_before_older_routine_changes(om, clock):
-    a_product(om, "MUG")
-    a_product(om, "BAG")
-    listed(om, "MUG", SHOP)
-    listed(om, "BAG", SHOP)
-    stock(om, "MUG", 40)
-    stock(om, "BAG", 1)
-    shop = FakeChannel()
-    drain(om, SHOP, shop)
+    shop = mug_and_bag_on_shopify(om, mug=40, bag=1)
     clock.advance(seconds=5)
     stock(om, "MUG", 1)  # 40 → 41: routine
     clock.advance(seconds=5)
@@ -92,14 +96,7 @@ def test_an_order_taking_the_last_unit_is_pushed_before_older_routine_changes(om
 
 
 def test_a_restock_still_queued_that_sells_down_low_goes_before_routine_changes(om, clock):
-    a_product(om, "MUG")
-    a_product(om, "BAG")
-    listed(om, "MUG", SHOP)
-    listed(om, "BAG", SHOP)
-    stock(om, "MUG", 2)
-    stock(om, "BAG", 40)
-    shop = FakeChannel()
-    drain(om, SHOP, shop)
+    shop = mug_and_bag_on_shopify(om, mug=2, bag=40)
     an_order(om, ("MUG", 2))
     drain(om, SHOP, shop)
     assert shop.shows["MUG@shopify-main"] == 0

@@ -38,6 +38,26 @@ def _quantity_message(message_id: int, sku: str, quantity: int) -> dict[str, Any
     }
 
 
+def _patch_quantity(client: SpApiClient, path: str, quantity: int) -> Any:
+    return client.call(
+        LISTINGS,
+        "patchListingsItem",
+        "PATCH",
+        path,
+        params={"marketplaceIds": US},
+        json={
+            "productType": "PRODUCT",
+            "patches": [
+                {
+                    "op": "replace",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
+                }
+            ],
+        },
+    )
+
+
 def _submit(amazon: RunningSandbox, client: SpApiClient, document: dict[str, Any]) -> str:
     created = client.call(
         FEEDS,
@@ -121,23 +141,7 @@ def test_a_patch_sent_while_a_feed_is_processed_loses_or_wins_as_configured(
     }
     feed_id = _submit(amazon, client, document)
     amazon.advance(10)
-    patched = client.call(
-        LISTINGS,
-        "patchListingsItem",
-        "PATCH",
-        f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0001",
-        params={"marketplaceIds": US},
-        json={
-            "productType": "PRODUCT",
-            "patches": [
-                {
-                    "op": "replace",
-                    "path": "/attributes/fulfillment_availability",
-                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 2}],
-                }
-            ],
-        },
-    )
+    patched = _patch_quantity(client, f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0001", 2)
     assert patched.json()["status"] == "ACCEPTED"
     amazon.advance(21)
     feed, report = _processing_report(amazon, client, feed_id)
@@ -196,23 +200,7 @@ def test_patch_listing_quantity_then_read_it_back(
     amazon: RunningSandbox, client: SpApiClient
 ) -> None:
     path = f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0003"
-    patched = client.call(
-        LISTINGS,
-        "patchListingsItem",
-        "PATCH",
-        path,
-        params={"marketplaceIds": US},
-        json={
-            "productType": "PRODUCT",
-            "patches": [
-                {
-                    "op": "replace",
-                    "path": "/attributes/fulfillment_availability",
-                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 12}],
-                }
-            ],
-        },
-    )
+    patched = _patch_quantity(client, path, 12)
     read = client.call(
         LISTINGS,
         "getListingsItem",
