@@ -11,11 +11,11 @@ Latency of a change = the moment the sandbox set the new figure (its own timesta
 listing / inventory level) − the moment ordermesh was asked to record the movement (just before
 its transaction, so the figure errs long). A figure that showed can be covered again by an older
 one (a listings feed landing after a patch that overtook it): the watcher looks at what every
-listing shows twenty times a second for that, and the time until the figure shows again (or, if sooner, until
-a newer change makes it the wrong figure anyway) counts as `reverted`.
+listing shows twenty times a second for that, and the time until the figure shows again (or,
+if sooner, until a newer change makes it the wrong figure anyway) counts as `reverted`.
 Exposure = latency + that time: how long the channel showed something else; the goal is judged
-on it. A change overtaken by a newer figure of the same
-listing before it showed is "superseded" (the queue sends only the latest figure) and is left
+on it. A change overtaken by a newer figure of the same listing before it showed is
+"superseded" (the queue sends only the latest figure) and is left
 out of the percentiles, which measure how long each figure that had to show took. Cost is
 counted at the sandboxes: SP-API calls per operation, and Shopify's query cost (the
 `actualQueryCost` it charged), both per 1,000 changes."""

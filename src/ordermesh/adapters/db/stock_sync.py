@@ -377,7 +377,7 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
     if row is None or row.status == "new":
         return ("fresh", new, is_urgent(None, new, figure.low_stock_threshold), "pending")
     confirmed = row.confirmed_quantity
-    threshold = figure.low_stock_threshold
+    urgent = is_urgent(confirmed, new, figure.low_stock_threshold, ours=row.quantity)
     if row.status == "sending":
         # The in-flight push settles against this newer figure and is made due again. Urgent
         # (and so overtaking a feed in flight) by the same rule as a waiting push: one showing
@@ -385,14 +385,12 @@ def _next(row: _Row | None, figure: Figure) -> tuple[str, int, bool, str] | None
         # moment it does, and the 4 would join the corrections due then anyway. Sent now, it
         # shows at once, and stands on an Amazon that applies a patch after the feed it
         # overtook; set once more after the landing, it costs one patch more.
-        urgent = is_urgent(confirmed, new, threshold, ours=row.quantity)
         return None if new == row.quantity else ("keep", new, urgent, "sending")
     if new == confirmed:
         # The channel already shows it: a waiting push would only repeat it.
         if row.status == "sent" and row.quantity == new:
             return None
         return ("keep", new, False, "sent")
-    urgent = is_urgent(confirmed, new, threshold, ours=row.quantity)
     if row.status in ("pending", "rejected") and new == row.quantity:
         return None
     if row.status == "pending":

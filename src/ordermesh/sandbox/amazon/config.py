@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 
 US = "ATVPDKIKX0DER"
-FEED_ORDERS = ("feed_last", "as_received")
 DE = "A1PA6795UKMFR9"
+FEED_ORDERS = ("feed_last", "as_received")
 
 
 def _seller_id() -> str:
