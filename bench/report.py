@@ -17,15 +17,12 @@ from bench.machine import describe
 def write(
     results: dict[str, dict[str, Any]], folder: Path, *, command: str, seconds: float
 ) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     machine = describe(PG_ADMIN_DSN)
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    written = []
-    for name, result in results.items():
-        document = {"name": name, "at": at, "command": command, "machine": machine, **result}
-        path = folder / f"{name}.json"
-        path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-        written.append(path)
+    written = [
+        write_one(name, result, folder, command=command, machine=machine, at=at)
+        for name, result in results.items()
+    ]
     summary = {
         "name": "summary",
         "at": at,
@@ -41,6 +38,29 @@ def write(
     path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     written.append(path)
     return written
+
+
+def write_one(
+    name: str,
+    result: dict[str, Any],
+    folder: Path,
+    *,
+    command: str,
+    machine: dict[str, Any] | None = None,
+    at: str | None = None,
+) -> Path:
+    """One benchmark's figures as bench/results/<name>.json, with when, how and on what."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        "name": name,
+        "at": at or datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine or describe(PG_ADMIN_DSN),
+        **result,
+    }
+    path = folder / f"{name}.json"
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return path
 
 
 def _met(value: bool | None) -> str:

@@ -22,7 +22,6 @@ counted at the sandboxes: SP-API calls per operation, and Shopify's query cost (
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench import report
 from ordermesh.domain.availability import DEFAULT_LOW_STOCK
 from ordermesh.domain.commands import RecordCount
 from ordermesh.entrypoints.worker import Worker
@@ -542,8 +542,12 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"unknown load {label!r}: one of {', '.join(sizes)}")
     size = sizes[label]
     found = _run_one(size, print)
-    out = Path(__file__).resolve().parent / "results" / f"{NAME}-{label}.json"
-    out.write_text(json.dumps({"name": NAME, "parameters": asdict(size), **found}, indent=2))
+    out = report.write_one(
+        f"{NAME}-{label}",
+        {"parameters": asdict(size), **found},
+        Path(__file__).resolve().parent / "results",
+        command=f"python -m bench.stock_latency {label}",
+    )
     print(f"results: {out}")
 
 

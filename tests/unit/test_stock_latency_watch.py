@@ -1,10 +1,13 @@
 """The stock-latency benchmark's watch: how long a change took to show, and how long an older
 figure covered it afterwards (a listings feed landing after the patch that overtook it), and
-when a run meets its goal."""
+when a run meets its goal or is run alone."""
 
 from __future__ import annotations
 
-from bench.stock_latency import Change, Watch, met
+import orjson
+import pytest
+from bench import report
+from bench.stock_latency import Change, Watch, main, met
 
 
 class Channel:
@@ -75,3 +78,26 @@ def test_a_run_whose_driver_fell_behind_meets_no_goal() -> None:
     assert not met(row, driver_late_s=48.1), "the load it names was not applied"
     assert not met({"exposure_p99_s": 5.1, "not_visible": 0}, driver_late_s=0.0)
     assert not met({"exposure_p99_s": 1.2, "not_visible": 1}, driver_late_s=0.0)
+
+
+def test_an_unknown_load_is_refused_with_the_ones_there_are() -> None:
+    with pytest.raises(SystemExit, match="unknown load 'huge': one of full, at-the-budget"):
+        main(["huge"])
+
+
+def test_one_load_alone_is_written_with_when_how_and_on_what(tmp_path) -> None:
+    path = report.write_one(
+        "stock-latency-quick",
+        {"figures": []},
+        tmp_path,
+        command="python -m bench.stock_latency quick",
+        machine={"cores": 2},
+    )
+    document = orjson.loads(path.read_bytes())
+    assert path.name == "stock-latency-quick.json"
+    assert (document["command"], document["machine"], document["figures"]) == (
+        "python -m bench.stock_latency quick",
+        {"cores": 2},
+        [],
+    )
+    assert document["at"]
