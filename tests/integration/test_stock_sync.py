@@ -341,6 +341,55 @@ def test_a_listing_selling_out_overtakes_its_feed_in_flight_and_is_set_again_aft
     assert depth(om, AMAZON) == 0
 
 
+def a_feed_overtaken_while_it_lands(om: Ordermesh, amazon: FakeChannel) -> None:
+    """MUG shows 40; a feed sets it to 30, and MUG sells out while the feed is processed: the
+    urgent 0 is patched over it (through the same channel), then the feed lands with its 30."""
+    a_product(om, "MUG")
+    listed(om, "MUG", AMAZON)
+    stock(om, "MUG", 40)
+    drain(om, AMAZON, amazon)
+    om.handle(c.AdjustStock("MUG", "WH1", -10, reason="damaged"))  # 40 → 30: bulk
+    patches = FakeChannel()
+    patches.shows = amazon.shows
+
+    def sell_out_and_patch() -> None:
+        an_order(om, ("MUG", 30))
+        assert om.stock_sync.drain_pushes(AMAZON, patches, 5, urgent_only=True).sent == 1
+
+    amazon.during_send.append(sell_out_and_patch)
+    feed = om.stock_sync.drain_pushes(AMAZON, amazon, 100, bulk_only=True)
+    assert (feed.sent, patches.sent) == (1, [("MUG@amazon-de", 0)])
+
+
+def test_a_feed_that_landed_under_the_patch_that_overtook_it_is_not_set_again(om):
+    amazon = FakeChannel()
+    # Read back after the landing, the channel shows the patch's 0: it applied it last.
+    amazon.during_read.append(lambda: amazon.shows.update({"MUG@amazon-de": 0}))
+
+    a_feed_overtaken_while_it_lands(om, amazon)
+
+    assert amazon.reads == [1], "only the overtaken listing is read back"
+    assert depth(om, AMAZON) == 0, "nothing to set again"
+    assert om.stock_sync.explain(AMAZON, "MUG@amazon-de").confirmed == 0
+
+
+def test_a_feed_over_its_overtaking_patch_is_set_again_when_the_read_back_fails(om):
+    amazon = FakeChannel()
+
+    def unreadable() -> None:
+        raise ConnectionError("503 Service Unavailable")
+
+    amazon.during_read.append(unreadable)
+
+    a_feed_overtaken_while_it_lands(om, amazon)
+
+    assert amazon.shows == {"MUG@amazon-de": 30}, "the feed landed last"
+    [status] = om.stock_sync.status(AMAZON)
+    assert (status.depth, status.urgent) == (1, 1), "unread, the 0 goes out again at once"
+    after = om.stock_sync.drain_pushes(AMAZON, amazon, 5, urgent_only=True)
+    assert (after.sent, amazon.shows) == (1, {"MUG@amazon-de": 0})
+
+
 def test_a_feed_overtaken_by_a_figure_that_then_rose_back_is_checked_by_the_next_feed(om):
     amazon = FakeChannel()
     feed = a_feed_in_flight(om, amazon)

@@ -131,6 +131,10 @@ class PushResult:
     """What the channel showed when it refused a compare-and-set (a RETRY because the quantity
     changed on the channel's side since it was last confirmed): the next push should compare
     against this, once the change that caused it (usually a sale not yet imported) is known."""
+    shown_after: int | None = None
+    """What the channel showed for the listing when read back after this push was applied: set
+    for a bulk push that an urgent figure overtook, so that its settling knows which of the two
+    figures the channel kept instead of assuming the worse one."""
 
 
 class ListingPushSender(Protocol):
@@ -199,6 +203,11 @@ class PushQueue(Protocol):
     def settle(self, pushes: Sequence[Push], results: Mapping[str, PushResult]) -> None:
         """Record what the channel said. A listing whose figure changed while in flight is
         made due again with its newer figure."""
+        ...
+
+    def overtaken(self, channel_account: str, channel_skus: Sequence[str]) -> list[str]:
+        """Those of these listings whose bulk push is still in flight and was overtaken by an
+        urgent figure: the channel may show either figure once the bulk push lands."""
         ...
 
     def status(self, channel_account: str | None = None) -> list[QueueStatus]: ...

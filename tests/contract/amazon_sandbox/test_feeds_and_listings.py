@@ -240,6 +240,99 @@ def test_listing_of_another_seller_or_unknown_sku(client: SpApiClient) -> None:
     assert no_marketplace.status_code == 400
 
 
+def _search(client: SpApiClient, **params: Any) -> Any:
+    return client.call(
+        LISTINGS,
+        "searchListingsItems",
+        "GET",
+        f"/listings/2021-08-01/items/{SELLER_ID}",
+        params={"marketplaceIds": US, **params},
+        validate=False,
+    )
+
+
+def test_search_listings_by_sku_reads_up_to_twenty_quantities_in_one_call(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    _patch_quantity(client, f"/listings/2021-08-01/items/{SELLER_ID}/SKU-0002", 3)
+    found = client.call(
+        LISTINGS,
+        "searchListingsItems",
+        "GET",
+        f"/listings/2021-08-01/items/{SELLER_ID}",
+        params={
+            "marketplaceIds": US,
+            "identifiers": "SKU-0001,SKU-0002,NO-SUCH-SKU",
+            "identifiersType": "SKU",
+            "includedData": "fulfillmentAvailability",
+            "pageSize": 20,
+        },
+    )
+
+    quantities = {
+        item["sku"]: item["fulfillmentAvailability"][0]["quantity"]
+        for item in found.json()["items"]
+    }
+    assert quantities == {"SKU-0001": 50, "SKU-0002": 3}
+    assert found.json()["numberOfResults"] == 2
+    assert "pagination" not in found.json()
+    assert amazon.sandbox.stats.requests["searchListingsItems"] == 1
+
+
+def test_search_listings_pages_through_every_listing_once(
+    amazon: RunningSandbox, client: SpApiClient
+) -> None:
+    seen: list[str] = []
+    params: dict[str, Any] = {"sortBy": "sku", "sortOrder": "ASC", "pageSize": 3}
+    while True:
+        page = client.call(
+            LISTINGS,
+            "searchListingsItems",
+            "GET",
+            f"/listings/2021-08-01/items/{SELLER_ID}",
+            params={"marketplaceIds": US, **params},
+        )
+        seen += [item["sku"] for item in page.json()["items"]]
+        token = page.json().get("pagination", {}).get("nextToken")
+        if token is None:
+            break
+        params["pageToken"] = token
+
+    assert seen == sorted(amazon.sandbox.state.listings)
+    assert page.json()["numberOfResults"] == len(seen)
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"identifiers": "SKU-0001"}, "identifiersType"),
+        (
+            {"identifiers": ",".join(f"SKU-{n:04d}" for n in range(21)), "identifiersType": "SKU"},
+            "identifiers",
+        ),
+        ({"pageSize": 21}, "pageSize"),
+        ({"sortBy": "price"}, "sortBy"),
+        ({"pageToken": "made-up"}, "pageToken"),
+    ],
+)
+def test_search_listings_refuses_what_the_model_does_not_allow(
+    client: SpApiClient, params: dict[str, Any], names: str
+) -> None:
+    refused = _search(client, **params)
+
+    assert refused.status_code == 400
+    assert names in refused.json()["errors"][0]["message"]
+
+
+def test_search_listings_refuses_a_page_token_with_other_parameters(client: SpApiClient) -> None:
+    first = _search(client, pageSize=2)
+    token = first.json()["pagination"]["nextToken"]
+    other = _search(client, pageSize=3, pageToken=token)
+
+    assert other.status_code == 400
+    assert "same as in the request" in other.json()["errors"][0]["message"]
+
+
 def test_fba_inventory_seeded_with_the_sandbox_only_operations(
     amazon: RunningSandbox, client: SpApiClient
 ) -> None:

@@ -708,7 +708,7 @@ class SqlPushQueue:
                 else:
                     values = _settled(row, push, result, now)
                     if row.overtaken_quantity is not None:
-                        values = _overtaken(row, push, values, now)
+                        values = _overtaken(row, push, result, values, now)
                     elif values["status"] == "sent" and "sent_count" in values:
                         template = template or values
                         confirmed.append({"key": push.channel_sku, "shows": push.quantity})
@@ -725,6 +725,21 @@ class SqlPushQueue:
                     .values(template | {"confirmed_quantity": bindparam("shows")}),
                     confirmed,
                 )
+
+    def overtaken(self, channel_account: str, channel_skus: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        with self.db.reader.connect() as conn:
+            for chunk in _chunks(sorted(set(channel_skus))):
+                found += conn.execute(
+                    select(_p.channel_sku).where(
+                        _p.channel_account == channel_account,
+                        _p.channel_sku.in_(chunk),
+                        _p.status == "sending",
+                        _p.sending_bulk.is_(True),
+                        _p.overtaken_quantity.is_not(None),
+                    )
+                ).scalars()
+        return found
 
     def status(self, channel_account: str | None = None) -> list[QueueStatus]:
         waiting = _p.status.in_(_WAITING)
@@ -1002,15 +1017,21 @@ def _overtook(
     }
 
 
-def _overtaken(row: Any, push: Push, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _overtaken(
+    row: Any, push: Push, result: PushResult | None, values: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """A bulk push settling after an urgent figure overtook it. The channel applied the two in
     an order nobody knows (Amazon may process a feed's messages before or after a patch sent
-    while it waited, or only some of them if it failed), so it shows one of the two figures.
-    Unless both are the latest, the latest goes out again at once, and it is urgent if the
-    higher of the two would oversell."""
+    while it waited, or only some of them if it failed), so it shows one of the two figures:
+    the one read back after the landing (`shown_after`), or else the higher, which is the one
+    that can oversell. Unless that is the latest, the latest goes out again at once, urgent if
+    what the channel shows would oversell."""
     if row.quantity == push.quantity == row.overtaken_quantity:
         return values
-    shown = max(push.quantity, row.overtaken_quantity)
+    read = result.shown_after if result is not None else None
+    if read is not None and read == row.quantity:
+        return values | {"status": "sent", "confirmed_quantity": read, "urgent": False}
+    shown = read if read is not None else max(push.quantity, row.overtaken_quantity)
     return values | {
         "status": "pending",
         "confirmed_quantity": shown,

@@ -15,7 +15,7 @@ from ordermesh.sandbox.amazon.api_reports import document_url
 from ordermesh.sandbox.amazon.clock import iso
 from ordermesh.sandbox.amazon.feeds import default_quantity
 from ordermesh.sandbox.amazon.marketplaces import MARKETPLACES
-from ordermesh.sandbox.amazon.paging import Cursor
+from ordermesh.sandbox.amazon.paging import TOKEN_LIFETIME, Cursor
 from ordermesh.sandbox.amazon.state import Listing, SandboxError
 from ordermesh.sandbox.amazon.transport import Call, invalid, json_response, operation
 
@@ -123,18 +123,13 @@ def _listing(call: Call) -> tuple[str, list[str], Listing | None]:
     return sku, marketplaces, call.sandbox.state.listings.get(sku)
 
 
-async def get_listings_item(call: Call) -> Response:
-    included = set(call.params.array("includedData", allowed=_LISTING_DATA)) or {"summaries"}
-    sku, marketplaces, listing = _listing(call)
-    if listing is None:
-        raise SandboxError(
-            404, "NotFound", f"SKU '{sku}' not found in marketplace {marketplaces[0]}."
-        )
+def _item(listing: Listing, included: set[str], marketplace_id: str) -> dict[str, Any]:
+    """A listing as getListingsItem and searchListingsItems render it (the model's `Item`)."""
     body: dict[str, Any] = {"sku": listing.sku}
     if "summaries" in included:
         body["summaries"] = [
             {
-                "marketplaceId": marketplaces[0],
+                "marketplaceId": marketplace_id,
                 "asin": listing.asin,
                 "productType": listing.product_type,
                 "conditionType": listing.condition,
@@ -147,7 +142,7 @@ async def get_listings_item(call: Call) -> Response:
         ]
     if "attributes" in included:
         body["attributes"] = {
-            "item_name": [{"value": listing.title, "marketplace_id": marketplaces[0]}],
+            "item_name": [{"value": listing.title, "marketplace_id": marketplace_id}],
             "fulfillment_availability": [
                 {"fulfillment_channel_code": "DEFAULT", "quantity": listing.mfn_quantity}
             ],
@@ -158,7 +153,128 @@ async def get_listings_item(call: Call) -> Response:
         body["fulfillmentAvailability"] = [
             {"fulfillmentChannelCode": "DEFAULT", "quantity": listing.mfn_quantity}
         ]
+    return body
+
+
+async def get_listings_item(call: Call) -> Response:
+    included = set(call.params.array("includedData", allowed=_LISTING_DATA)) or {"summaries"}
+    sku, marketplaces, listing = _listing(call)
+    if listing is None:
+        raise SandboxError(
+            404, "NotFound", f"SKU '{sku}' not found in marketplace {marketplaces[0]}."
+        )
+    return json_response(_item(listing, included, marketplaces[0]))
+
+
+SEARCH_MAX_RESULTS = 1000
+"""The model: "The maximum number of items (SKUs) that can be returned and paged through is
+1000"."""
+_IDENTIFIER_TYPES = frozenset(
+    {"ASIN", "EAN", "FNSKU", "GTIN", "ISBN", "JAN", "MINSAN", "SKU", "UPC"}
+)
+_SORTS = {
+    "sku": lambda item: item.sku,
+    "createdDate": lambda item: item.created,
+    "lastUpdatedDate": lambda item: item.last_updated,
+}
+
+
+async def search_listings_items(call: Call) -> Response:
+    """searchListingsItems: by identifiers (up to 20; SKU, ASIN or FNSKU, the ones a sandbox
+    listing carries) or by creation and update time, sorted and paged."""
+    if call.request.path_params["sellerId"] != call.seller_id:
+        raise SandboxError(
+            403, "Unauthorized", "Access to requested resource is denied.", "sellerId mismatch."
+        )
+    q = call.params
+    marketplaces = q.array("marketplaceIds", required=True, max_items=1)
+    if marketplaces[0] not in MARKETPLACES:
+        raise invalid(f"Invalid marketplaceId {marketplaces[0]}.")
+    included = set(q.array("includedData", allowed=_LISTING_DATA)) or {"summaries"}
+    identifiers = q.array("identifiers", max_items=20)
+    kind = q.text("identifiersType")
+    if kind is not None and kind not in _IDENTIFIER_TYPES:
+        raise invalid(f"identifiersType must be one of {', '.join(sorted(_IDENTIFIER_TYPES))}.")
+    if bool(identifiers) != (kind is not None):
+        raise invalid("identifiers and identifiersType must be given together.")
+    sort_by = q.text("sortBy") or "lastUpdatedDate"
+    if sort_by not in _SORTS:
+        raise invalid(f"sortBy must be one of {', '.join(_SORTS)}.")
+    order = q.text("sortOrder") or "DESC"
+    if order not in ("ASC", "DESC"):
+        raise invalid("sortOrder must be ASC or DESC.")
+    size = q.integer("pageSize", default=10, low=1, high=20)
+    window = [
+        (q.date(name), name)
+        for name in ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
+    ]
+    fingerprint = "|".join(
+        [marketplaces[0], ",".join(sorted(included)), ",".join(identifiers), str(kind)]
+        + [sort_by, order, str(size)]
+        + [str(when) for when, _ in window]
+    )
+    state = call.sandbox.state
+    token = q.text("pageToken")
+    with state.lock:
+        if token:
+            cursor = _resumed(call, token, fingerprint, "pageToken")
+        else:
+            wanted = set(identifiers)
+            matching = [
+                item
+                for item in state.listings.values()
+                if (not wanted or _identifier(item, kind) in wanted) and _within(item, window)
+            ]
+            matching.sort(key=_SORTS[sort_by], reverse=order == "DESC")
+            ids = [item.sku for item in matching[:SEARCH_MAX_RESULTS]]
+            cursor = Cursor(ids, 0, fingerprint, call.now, call.now + TOKEN_LIFETIME)
+        page = cursor.ids[cursor.offset : cursor.offset + size]
+        items = [
+            _item(state.listings[sku], included, marketplaces[0])
+            for sku in page
+            if sku in state.listings
+        ]
+    pagination: dict[str, str] = {}
+    following = cursor.offset + size
+    if following < len(cursor.ids):
+        pagination["nextToken"] = call.sandbox.pages.issue(
+            dataclasses.replace(cursor, offset=following)
+        )
+    if cursor.offset > 0:
+        pagination["previousToken"] = call.sandbox.pages.issue(
+            dataclasses.replace(cursor, offset=max(cursor.offset - size, 0))
+        )
+    body: dict[str, Any] = {"numberOfResults": len(cursor.ids), "items": items}
+    if pagination:
+        body["pagination"] = pagination
     return json_response(body)
+
+
+def _resumed(call: Call, token: str, fingerprint: str, name: str) -> Cursor:
+    """The search a page token continues, which must be asked with the same parameters."""
+    cursor = call.sandbox.pages.get(token, call.now)
+    if cursor is None:
+        raise invalid(f"Invalid or expired {name}.")
+    if cursor.fingerprint != fingerprint:
+        raise invalid(
+            f"The request parameters must be the same as in the request that returned the {name}."
+        )
+    return cursor
+
+
+def _identifier(listing: Listing, kind: str | None) -> str | None:
+    # The sandbox's listings carry no EAN, GTIN, ISBN, JAN, MINSAN or UPC: none match those.
+    return {"SKU": listing.sku, "ASIN": listing.asin, "FNSKU": listing.fnsku}.get(kind or "")
+
+
+def _within(listing: Listing, window: list[tuple[Any, str]]) -> bool:
+    for when, name in window:
+        if when is None:
+            continue
+        at = listing.created if name.startswith("created") else listing.last_updated
+        if (name.endswith("After") and at < when) or (name.endswith("Before") and at > when):
+            return False
+    return True
 
 
 async def patch_listings_item(call: Call) -> Response:
@@ -286,14 +402,7 @@ async def get_inventory_summaries(call: Call) -> Response:
     token = q.text("nextToken")
     with state.lock:
         if token:
-            cursor = call.sandbox.pages.get(token, call.now)
-            if cursor is None:
-                raise invalid("Invalid or expired nextToken.")
-            if cursor.fingerprint != fingerprint:
-                raise invalid(
-                    "The request parameters must be the same as in the request that returned "
-                    "the nextToken."
-                )
+            cursor = _resumed(call, token, fingerprint, "nextToken")
         else:
             matching = [
                 listing.sku
@@ -395,6 +504,11 @@ def routes() -> list[Route]:
         Route(feeds + "/feeds", operation("getFeeds", get_feeds), methods=["GET"]),
         Route(feeds + "/feeds/{feedId}", operation("getFeed", get_feed), methods=["GET"]),
         Route(feeds + "/feeds/{feedId}", operation("cancelFeed", cancel_feed), methods=["DELETE"]),
+        Route(
+            "/listings/2021-08-01/items/{sellerId}",
+            operation("searchListingsItems", search_listings_items),
+            methods=["GET"],
+        ),
         Route(listings, operation("getListingsItem", get_listings_item), methods=["GET"]),
         Route(listings, operation("patchListingsItem", patch_listings_item), methods=["PATCH"]),
         Route(

@@ -56,6 +56,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     # listingsItems_2021-08-01.json
     "getListingsItem": UsagePlan(5.0, 10),
     "patchListingsItem": UsagePlan(5.0, 5),
+    "searchListingsItems": UsagePlan(5.0, 5),
     # fbaInventory.json
     "getInventorySummaries": UsagePlan(2.0, 2),
     # fulfillmentOutbound_2020-07-01.json

@@ -8,6 +8,7 @@ batches sized to the channel's limits."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,11 @@ from ordermesh.ports.stock_sync import (
     DriftReport,
     Expected,
     Figure,
+    ListedQuantity,
     ListingFigure,
     ListingPushSender,
     ListingReader,
+    Push,
     PushOutcome,
     PushQueue,
     PushResult,
@@ -235,6 +238,8 @@ class StockSync:
             error = str(exc) or type(exc).__name__
             answered = [PushResult(p.channel_sku, PushOutcome.RETRY, error) for p in batch]
         results = {r.channel_sku: r for r in answered}
+        if bulk_only and error is None:
+            results = self._read_back_overtaken(channel_account, sender, batch, results)
         self.queue.settle(batch, results)
         outcomes = [
             results[p.channel_sku].outcome if p.channel_sku in results else PushOutcome.RETRY
@@ -248,6 +253,49 @@ class StockSync:
             error=error,
             urgent=sum(1 for p in batch if p.urgent),
         )
+
+    def _read_back_overtaken(
+        self,
+        channel_account: str,
+        sender: ListingPushSender,
+        batch: Sequence[Push],
+        results: dict[str, PushResult],
+    ) -> dict[str, PushResult]:
+        """What the channel shows for the listings of a landed bulk push that urgent figures
+        overtook. Whether Amazon lets a patch sent during a feed stand over the feed's older
+        figure is not documented; assumed to land last, every such listing needed its figure
+        set again at the landing, all of them at once, and each urgent change arriving then
+        queued behind those corrections for the patch budget. Read back (searchListingsItems,
+        20 a call, on its own budget), only those still showing the older figure are set
+        again. Unreadable, they are all set again, as before."""
+        read_back = getattr(sender, "listed_quantities", None)
+        if not callable(read_back):
+            return results
+        sent = [
+            p.channel_sku
+            for p in batch
+            if p.channel_sku in results
+            and PushOutcome(results[p.channel_sku].outcome) is PushOutcome.SENT
+        ]
+        overtaken = self.queue.overtaken(channel_account, sent) if sent else []
+        if not overtaken:
+            return results
+        try:
+            shown: Sequence[ListedQuantity] = read_back(overtaken)
+        except Exception as exc:
+            log.warning(
+                "%s: reading back %d overtaken listing(s) failed, setting them all again: %s",
+                channel_account,
+                len(overtaken),
+                exc,
+            )
+            return results
+        read = {q.channel_sku: q.quantity for q in shown if q.quantity is not None}
+        return results | {
+            sku: dataclasses.replace(results[sku], shown_after=read[sku])
+            for sku in overtaken
+            if sku in read
+        }
 
     def reconcile(self, channel_account: str, reader: ListingReader) -> Reconciled:
         """Read back what the channel shows for every listing whose figure it confirmed, log

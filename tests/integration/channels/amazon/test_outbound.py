@@ -312,19 +312,21 @@ def test_a_feed_amazon_refuses_whole_is_retried_later(seller_factory: Any) -> No
 # -- read back ------------------------------------------------------------------------------
 
 
-def test_a_few_quantities_are_read_listing_by_listing(
+def test_a_few_quantities_are_read_twenty_listings_a_call(
     seller: Seller, amazon: AmazonSandbox
 ) -> None:
     connector = connector_of(seller)
     connector.send([a_push("SKU-0004", 3, urgent=True)])
+    skus = ["SKU-0004", "NOT-ON-AMAZON"] + [f"GONE-{n}" for n in range(40)]
 
-    shown = connector.listed_quantities(["SKU-0004", "NOT-ON-AMAZON"])
+    shown = connector.listed_quantities(skus)
 
-    assert [(q.channel_sku, q.quantity) for q in shown] == [
+    assert [(q.channel_sku, q.quantity) for q in shown[:2]] == [
         ("SKU-0004", 3),
         ("NOT-ON-AMAZON", None),
     ]
-    assert requests(amazon, "getListingsItem") == 2
+    assert len(shown) == len(skus)
+    assert requests(amazon, "searchListingsItems") == 3  # 42 SKUs, 20 a call
     assert requests(amazon, "createReport") == 0
 
 
@@ -334,17 +336,17 @@ def test_many_quantities_are_read_from_the_merchant_listings_report(
     connector = connector_of(seller)
     connector.send([a_push(f"SKU-{n:04d}", n) for n in range(1, 13)])
     amazon.sandbox.state.set_mfn_quantity("SKU-0012", 99)  # drift on Amazon's side
-    skus = [f"SKU-{n:04d}" for n in range(1, 13)] + [f"GONE-{n}" for n in range(10)]
+    skus = [f"SKU-{n:04d}" for n in range(1, 13)] + [f"GONE-{n}" for n in range(400)]
 
     shown = {q.channel_sku: q.quantity for q in connector.listed_quantities(skus)}
 
     assert shown == {
         **{f"SKU-{n:04d}": n for n in range(1, 12)},
         "SKU-0012": 99,
-        **{f"GONE-{n}": None for n in range(10)},
+        **{f"GONE-{n}": None for n in range(400)},
     }
     assert requests(amazon, "createReport") == 1
-    assert requests(amazon, "getListingsItem") == 0
+    assert requests(amazon, "searchListingsItems") == 0
 
 
 def test_documents_are_uploaded_without_an_access_token(

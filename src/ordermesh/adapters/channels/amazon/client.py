@@ -39,6 +39,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     # listingsItems_2021-08-01.json
     "getListingsItem": UsagePlan(5.0, 10),
     "patchListingsItem": UsagePlan(5.0, 5),
+    "searchListingsItems": UsagePlan(5.0, 5),
     # feeds_2021-06-30.json
     "createFeedDocument": UsagePlan(0.5, 15),
     "createFeed": UsagePlan(0.0083, 15),
@@ -77,6 +78,8 @@ _T = TypeVar("_T")
 USER_AGENT = f"ordermesh/0.1 (Language=Python/{platform.python_version()})"
 _SNIPPET = 200
 _MAX_PAGES = 10_000
+SEARCH_BY_SKU_MAX = 20
+"""searchListingsItems' `identifiers` (maxItems) and `pageSize` (maximum): 20 SKUs a call."""
 _REAUTHORISE = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
 
@@ -444,6 +447,27 @@ class SpApiClient:
                 return None
             raise
         return _parse("getListingsItem", wire.ListingsItem, answer)
+
+    def search_listings_items(
+        self, skus: Sequence[str], marketplace_id: str, included_data: Sequence[str]
+    ) -> list[wire.ListingsItem]:
+        """The listings of up to `SEARCH_BY_SKU_MAX` SKUs in one call; a SKU Amazon has no
+        listing for is missing from the answer."""
+        if not 1 <= len(skus) <= SEARCH_BY_SKU_MAX:
+            raise ValueError(f"searchListingsItems takes 1 to {SEARCH_BY_SKU_MAX} SKUs")
+        answer = self.call(
+            "searchListingsItems",
+            "GET",
+            f"/listings/2021-08-01/items/{_segment(self.settings.selling_partner_id)}",
+            {
+                "marketplaceIds": marketplace_id,
+                "identifiers": ",".join(skus),
+                "identifiersType": "SKU",
+                "includedData": ",".join(included_data),
+                "pageSize": SEARCH_BY_SKU_MAX,
+            },
+        )
+        return _parse("searchListingsItems", wire.ListingsSearch, answer).items
 
     # -- Feeds API 2021-06-30 -----------------------------------------------------------------
     def create_feed_document(self, content_type: str) -> wire.DocumentUpload:

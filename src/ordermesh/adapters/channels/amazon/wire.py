@@ -231,6 +231,13 @@ class ListingsItem(Wire):
     )
 
 
+class ListingsSearch(Wire):
+    """searchListingsItems' `ItemSearchResults`, as far as ordermesh reads it."""
+
+    number_of_results: int = Field(alias="numberOfResults")
+    items: list[ListingsItem]
+
+
 # -- Feeds 2021-06-30 -------------------------------------------------------------------------
 
 
