@@ -240,12 +240,12 @@ def test_listing_of_another_seller_or_unknown_sku(client: SpApiClient) -> None:
     assert no_marketplace.status_code == 400
 
 
-def _search(client: SpApiClient, **params: Any) -> Any:
+def _search(client: SpApiClient, seller: str = SELLER_ID, **params: Any) -> Any:
     return client.call(
         LISTINGS,
         "searchListingsItems",
         "GET",
-        f"/listings/2021-08-01/items/{SELLER_ID}",
+        f"/listings/2021-08-01/items/{seller}",
         params={"marketplaceIds": US, **params},
         validate=False,
     )
@@ -322,6 +322,10 @@ def test_search_listings_refuses_what_the_model_does_not_allow(
 
     assert refused.status_code == 400
     assert names in refused.json()["errors"][0]["message"]
+
+
+def test_search_listings_of_another_seller_is_denied(client: SpApiClient) -> None:
+    assert _search(client, "AOTHER").status_code == 403
 
 
 def test_search_listings_refuses_a_page_token_with_other_parameters(client: SpApiClient) -> None:

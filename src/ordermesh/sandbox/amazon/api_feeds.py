@@ -109,12 +109,15 @@ _LISTING_DATA = frozenset(
 )
 
 
-def _listing(call: Call) -> tuple[str, list[str], Listing | None]:
-    seller_id = call.request.path_params["sellerId"]
-    if seller_id != call.seller_id:
+def _own_listings(call: Call) -> None:
+    if call.request.path_params["sellerId"] != call.seller_id:
         raise SandboxError(
             403, "Unauthorized", "Access to requested resource is denied.", "sellerId mismatch."
         )
+
+
+def _listing(call: Call) -> tuple[str, list[str], Listing | None]:
+    _own_listings(call)
     marketplaces = call.params.array("marketplaceIds", required=True, max_items=1)
     for marketplace_id in marketplaces:
         if marketplace_id not in MARKETPLACES:
@@ -182,10 +185,7 @@ _SORTS = {
 async def search_listings_items(call: Call) -> Response:
     """searchListingsItems: by identifiers (up to 20; SKU, ASIN or FNSKU, the ones a sandbox
     listing carries) or by creation and update time, sorted and paged."""
-    if call.request.path_params["sellerId"] != call.seller_id:
-        raise SandboxError(
-            403, "Unauthorized", "Access to requested resource is denied.", "sellerId mismatch."
-        )
+    _own_listings(call)
     q = call.params
     marketplaces = q.array("marketplaceIds", required=True, max_items=1)
     if marketplaces[0] not in MARKETPLACES:

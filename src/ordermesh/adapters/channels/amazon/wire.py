@@ -234,7 +234,6 @@ class ListingsItem(Wire):
 class ListingsSearch(Wire):
     """searchListingsItems' `ItemSearchResults`, as far as ordermesh reads it."""
 
-    number_of_results: int = Field(alias="numberOfResults")
     items: list[ListingsItem]
 
 
