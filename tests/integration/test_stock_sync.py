@@ -361,6 +361,18 @@ def a_feed_overtaken_while_it_lands(om: Ordermesh, amazon: FakeChannel) -> None:
     assert (feed.sent, patches.sent) == (1, [("MUG@amazon-de", 0)])
 
 
+def test_more_overtaken_listings_than_are_read_back_quickly_are_all_set_again_unread(om):
+    amazon = FakeChannel()
+    amazon.during_read.append(lambda: amazon.shows.update({"MUG@amazon-de": 0}))
+    om.stock_sync.read_back_at_most = 0
+
+    a_feed_overtaken_while_it_lands(om, amazon)
+
+    assert amazon.reads == [], "not read back"
+    [status] = om.stock_sync.status(AMAZON)
+    assert (status.depth, status.urgent) == (1, 1), "the 0 goes out again at once"
+
+
 def test_a_feed_that_landed_under_the_patch_that_overtook_it_is_not_set_again(om):
     amazon = FakeChannel()
     # Read back after the landing, the channel shows the patch's 0: it applied it last.

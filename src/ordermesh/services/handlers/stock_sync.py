@@ -208,6 +208,11 @@ class StockSync:
     """The push queue as the rest of ordermesh uses it: drain it with a channel's sender,
     watch how far behind each channel is, and explain any listing's figure."""
 
+    read_back_at_most = 200
+    """Overtaken listings read back after a bulk push lands, at most. More would hold the
+    settling (and every correction due with it) for long: Amazon's connector reads over 400
+    from a report that takes minutes. Past this, all of them are set again unread."""
+
     def __init__(self, queue: PushQueue) -> None:
         self.queue = queue
 
@@ -265,9 +270,10 @@ class StockSync:
         overtook. Whether Amazon lets a patch sent during a feed stand over the feed's older
         figure is not documented; assumed to land last, every such listing needed its figure
         set again at the landing, all of them at once, and each urgent change arriving then
-        queued behind those corrections for the patch budget. Read back (searchListingsItems,
-        20 a call, on its own budget), only those still showing the older figure are set
-        again. Unreadable, they are all set again, as before."""
+        queued behind those corrections for the patch budget. Read back with the channel's
+        reader (Amazon: searchListingsItems, 20 a call, on its own budget), only those still
+        showing the older figure are set again. Unreadable, or too many to read quickly, they
+        are all set again, as before."""
         read_back = getattr(sender, "listed_quantities", None)
         if not callable(read_back):
             return results
@@ -278,7 +284,7 @@ class StockSync:
             and PushOutcome(results[p.channel_sku].outcome) is PushOutcome.SENT
         ]
         overtaken = self.queue.overtaken(channel_account, sent) if sent else []
-        if not overtaken:
+        if not overtaken or len(overtaken) > self.read_back_at_most:
             return results
         try:
             shown: Sequence[ListedQuantity] = read_back(overtaken)
