@@ -167,3 +167,57 @@ def test_events_nobody_subscribed_to_are_done_in_one_run_and_never_sent_later(om
     receiver.answers.clear()
     dispatcher.run_once()  # delivery
     assert [body["type"] for _, body in receiver.received] == ["OrderCancelled"]
+
+
+def test_an_orders_events_are_one_outbox_row_and_reach_a_subscriber_one_by_one(om, receiver):
+    a_location(om, "WH1")
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 5)
+    _subscribe(om, receiver.url)
+    with om.db.writer.begin() as conn:
+        conn.execute(t.webhook_endpoints.update().values(event_types=[]))  # every event
+    receiver.answers.clear()
+    rows_before = sum(_statuses(om).values())
+
+    order_id = an_order(om, ("MUG-1", 2)).order_id
+
+    assert sum(_statuses(om).values()) == rows_before + 1
+    om.dispatcher.run_once()  # fan-out of every row so far
+    om.dispatcher.run_once()  # delivery
+    mine = [(h, b) for h, b in receiver.received if b["data"].get("order_id") == order_id]
+    types = [b["type"] for _, b in mine]
+    assert types == ["OrderPlaced", "OrderAllocated", "OrderStatusChanged"]
+    ids = [b["id"] for _, b in mine]
+    assert len(set(ids)) == len(ids)
+    assert [h["Idempotency-Key"] for h, _ in mine] == [f"{i}:wh_1" for i in ids]
+    assert all(b["occurred_at"] == mine[0][1]["occurred_at"] for _, b in mine)
+
+
+def test_an_event_row_written_one_per_event_is_still_delivered_under_its_own_key(om, receiver):
+    _subscribe(om, receiver.url)
+    receiver.answers.clear()
+    event = {
+        "type": "OrderCancelled",
+        "occurred_at": "2026-01-05T10:00:00+00:00",
+        "data": {"order_id": "ord_old", "reason": "buyer asked"},
+    }
+    with om.db.writer.begin() as conn:
+        conn.execute(
+            insert(t.outbox).values(
+                topic="OrderCancelled",
+                destination="events",
+                idempotency_key="evt_old",
+                payload=event,
+                status="pending",
+                attempts=0,
+                created_at=om.clock.now(),
+                available_at=om.clock.now(),
+            )
+        )
+
+    om.dispatcher.run_once()
+    om.dispatcher.run_once()
+
+    [(headers, body)] = receiver.received
+    assert body == dict(event, id="evt_old")
+    assert headers["Idempotency-Key"] == "evt_old:wh_1"
