@@ -85,9 +85,9 @@ def _overtakable(now: datetime) -> Any:
 
 
 RETRY_CAP = timedelta(minutes=5)
+"""Longest wait between retries of a push: a channel back from an outage is caught up soon."""
 STALE_GRACE = timedelta(seconds=10)
 """How long a push the channel refused as stale waits for the sale behind it to be imported."""
-"""Longest wait between retries of a push: a channel back from an outage is caught up soon."""
 
 
 def _percent(bp: int) -> Decimal:
