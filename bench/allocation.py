@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from bench.databases import WAREHOUSE, Target, restock_if_low
-from bench.timing import Figures, Work, drive
+from bench.timing import Figures, Work, alternate
 from ordermesh.adapters.db.engine import SQLITE_WRITER_PRAGMAS
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain import commands as c
@@ -194,23 +194,29 @@ def run(
     """One row per (dataset, clients): ordermesh and raw figures and their ratio."""
     rows = []
     lock = threading.Lock()
+
+    def fresh_start() -> None:
+        restock_if_low(om)
+        settle(target)
+
     for dataset, pool in pools.items():
         for n in clients:
-            restock_if_low(om)
-            settle(target)
-            ours = drive(ordermesh_work(om, pool), n, seconds, warmup)
-            restock_if_low(om)
-            settle(target)
             if target.backend == "sqlite":
                 raw_make = sqlite_raw_work(target.raw, lock, pool)
             else:
                 raw_make = postgres_raw_work(target.raw, pool)
-            raw = drive(raw_make, n, seconds, warmup)
-            row = _row(target.backend, dataset, len(pool), ours, raw)
+
+            ours, raw, halves = alternate(
+                ordermesh_work(om, pool), raw_make, n, seconds, warmup, fresh_start
+            )
+            row = _row(target.backend, dataset, len(pool), ours, raw) | {
+                "ratio_of_each_pair": [round(r, 3) for r in halves]
+            }
             progress(
                 f"  allocation {target.backend} {dataset} x{n}: {ours.per_second:.0f}/s "
                 f"(p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms) vs raw "
-                f"{raw.per_second:.0f}/s → {row['ratio']:.2f}"
+                f"{raw.per_second:.0f}/s → {row['ratio']:.2f} "
+                f"(pairs {halves[0]:.2f}, {halves[1]:.2f})"
             )
             rows.append(row)
     return rows

@@ -35,14 +35,61 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+MakeWork = Callable[[], tuple[Work, Callable[[], None]]]
+"""Makes one client's work and what closes it (its connection), in the client's thread."""
+
+
 def drive(
-    make_work: Callable[[], tuple[Work, Callable[[], None]]],
+    make_work: MakeWork, clients: int, seconds: float, warmup: float, seed: int = 7
+) -> Figures:
+    """Run `clients` threads for warmup + seconds; only the last `seconds` are counted."""
+    latencies, failed = _timed(make_work, clients, seconds, warmup, seed)
+    return _figures(clients, seconds, latencies, failed)
+
+
+def alternate(
+    first: MakeWork,
+    second: MakeWork,
     clients: int,
     seconds: float,
     warmup: float,
+    before_each: Callable[[], None] = lambda: None,
     seed: int = 7,
-) -> Figures:
-    """Run `clients` threads for warmup + seconds; only the last `seconds` are counted."""
+) -> tuple[Figures, Figures, list[float]]:
+    """Both loads for `seconds` each, in halves run first, second, second, first.
+
+    Run one after the other, whatever the machine drifts by between them (another tenant, the
+    database growing, a checkpoint) counts against one of them only; this machine's own runs of
+    the same code moved by a third from one minute to the next. In this order a steady drift
+    weighs on both alike. Returns both figures and each pair's ratio (first / second), whose
+    spread shows what drift is left."""
+    halves: dict[int, list[tuple[list[float], int]]] = {0: [], 1: []}
+    for turn, which in enumerate((0, 1, 1, 0)):
+        before_each()
+        make = first if which == 0 else second
+        halves[which].append(_timed(make, clients, seconds / 2, warmup, seed + turn))
+    figures = [
+        _figures(
+            clients,
+            seconds,
+            sorted(x for latencies, _ in halves[which] for x in latencies),
+            sum(failed for _, failed in halves[which]),
+        )
+        for which in (0, 1)
+    ]
+    # The halves that ran next to each other: turns one and two, then three and four.
+    ratios = [
+        len(halves[0][pair][0]) / len(halves[1][pair][0]) if halves[1][pair][0] else 0.0
+        for pair in (0, 1)
+    ]
+    return figures[0], figures[1], ratios
+
+
+def _timed(
+    make_work: MakeWork, clients: int, seconds: float, warmup: float, seed: int
+) -> tuple[list[float], int]:
+    """The sorted latencies of the operations that began and ended inside the counted window,
+    and how many of them failed."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     errors: list[BaseException] = []
@@ -91,11 +138,14 @@ def drive(
         thread.join()
     if errors:
         raise errors[0]
-    merged = sorted(x for per_client in latencies for x in per_client)
+    return sorted(x for per_client in latencies for x in per_client), sum(failures)
+
+
+def _figures(clients: int, seconds: float, merged: list[float], failed: int) -> Figures:
     return Figures(
         clients=clients,
         operations=len(merged),
-        failed=sum(failures),
+        failed=failed,
         seconds=seconds,
         per_second=len(merged) / seconds,
         p50_ms=percentile(merged, 0.50) * 1000,

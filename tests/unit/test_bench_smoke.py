@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -44,6 +45,9 @@ def test_every_benchmark_runs_at_toy_size_and_records_its_figures(tmp_path: Path
         assert row["ordermesh"]["failed"] == 0, "orders were backordered, not allocated"
         assert row["raw"]["operations"] > 0, row
         assert row["ratio"] > 0
+        # The whole case's ratio is the mediant of its two pairs', so it lies between them.
+        low, high = sorted(row["ratio_of_each_pair"])
+        assert low - 0.001 <= row["ratio"] <= high + 0.001, row
 
     [imported] = _read(tmp_path, "import")["figures"]
     assert imported["checked"]["allocated"] == imported["orders"]
@@ -98,3 +102,28 @@ Requests/sec:   1234.50
     assert figures["per_second"] == 1234.5
     assert figures["p50_ms"] == pytest.approx(expected_ms)
     assert figures["p99_ms"] == pytest.approx(expected_ms)
+
+
+def test_two_loads_alternate_first_second_second_first_and_each_counts_its_own_work():
+    from bench.timing import alternate
+
+    turns: list[str] = []
+
+    def load(name: str, pause: float):
+        def make():
+            turns.append(name)
+
+            def work(rng) -> bool:
+                time.sleep(pause)
+                return True
+
+            return work, lambda: None
+
+        return make
+
+    first, second, ratios = alternate(load("a", 0.001), load("b", 0.002), 1, 0.4, 0.0)
+
+    assert turns == ["a", "b", "b", "a"]
+    assert first.seconds == second.seconds == 0.4
+    assert first.per_second > second.per_second  # a's operations take half as long
+    assert all(r > 1 for r in ratios)
