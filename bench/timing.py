@@ -39,14 +39,6 @@ MakeWork = Callable[[], tuple[Work, Callable[[], None]]]
 """Makes one client's work and what closes it (its connection), in the client's thread."""
 
 
-def drive(
-    make_work: MakeWork, clients: int, seconds: float, warmup: float, seed: int = 7
-) -> Figures:
-    """Run `clients` threads for warmup + seconds; only the last `seconds` are counted."""
-    latencies, failed = _timed(make_work, clients, seconds, warmup, seed)
-    return _figures(clients, seconds, latencies, failed)
-
-
 def alternate(
     first: MakeWork,
     second: MakeWork,
@@ -88,8 +80,8 @@ def alternate(
 def _timed(
     make_work: MakeWork, clients: int, seconds: float, warmup: float, seed: int
 ) -> tuple[list[float], int]:
-    """The sorted latencies of the operations that began and ended inside the counted window,
-    and how many of them failed."""
+    """Run `clients` threads for warmup + seconds; the sorted latencies of the operations that
+    began and ended inside the last `seconds`, and how many of them failed."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     errors: list[BaseException] = []
