@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,14 +58,24 @@ def postgres_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(message + " (CI=true: PostgreSQL tests must run)", pytrace=False)
         pytest.skip(message)
+    admin.dispose()
+    with fresh_postgres() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres(options: str = "") -> Iterator[str]:
+    """A new, migrated database on the local server (CREATE DATABASE `options`), dropped
+    after use."""
+    admin = _pg_admin_engine()
     name = f"ordermesh_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" {options}'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    db = connect(url, pool_size=2)
-    upgrade(db)
-    db.dispose()
     try:
+        db = connect(url, pool_size=2)
+        upgrade(db)
+        db.dispose()
         yield url
     finally:
         with admin.connect() as conn:

@@ -6,18 +6,20 @@ the database — not a Python lock — is what keeps them honest."""
 from __future__ import annotations
 
 import multiprocessing
+import random
 import threading
 from collections import Counter
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain import commands as c
+from ordermesh.domain.inventory import Movement, MovementKind
 from ordermesh.ports.storage import ConcurrencyConflict
 from tests.builders.catalogue import BERLIN, a_location, a_product, stock
-from tests.conftest import _empty_postgres
+from tests.conftest import _empty_postgres, fresh_postgres
 
 RACERS = 16
 
@@ -127,6 +129,13 @@ def test_separate_processes_selling_two_products_never_oversell_either(om, datab
         assert om.queries.ledger_totals(sku, location) == (level["on_hand"], level["reserved"])
 
 
+def _one_mug_left(om) -> tuple[str, str]:
+    a_location(om, "WH1")
+    a_product(om, "MUG-1")
+    stock(om, "MUG-1", 1)
+    return ("MUG-1", "WH1")
+
+
 @pytest.fixture
 def postgres_om(postgres_url):
     _empty_postgres(postgres_url)
@@ -144,10 +153,7 @@ def test_an_order_whose_last_unit_is_taken_before_its_commit_is_refused_and_noth
     """On PostgreSQL an order's reservation goes with its commit, guarded by the table's
     check; the order that loses the race fails as a whole, to be planned again."""
     om = postgres_om
-    a_location(om, "WH1")
-    a_product(om, "MUG-1")
-    stock(om, "MUG-1", 1)
-    key = ("MUG-1", "WH1")
+    key = _one_mug_left(om)
     with om.bus.uow_factory() as slow:
         assert slow.stock.available({"MUG-1"}) == {key: 1}
         assert slow.stock.reserve({key: 1}) == []  # sent with the commit
@@ -163,3 +169,113 @@ def test_an_order_whose_last_unit_is_taken_before_its_commit_is_refused_and_noth
     # The retry through the bus plans again from fresh figures: backordered, not an error.
     assert om.handle(c.CreateOrder((c.NewLine("MUG-1", 1),), BERLIN)).status == "backordered"
     _assert_ledger_matches_levels(om, "MUG-1", "WH1", on_hand=1, reserved=1)
+
+
+@pytest.mark.postgres
+def test_a_commit_sent_as_one_statement_that_loses_the_last_unit_writes_none_of_it(postgres_om):
+    """With nothing read inside the transaction, its reservation and rows go as one
+    statement, a transaction of its own: losing the unit must undo the rows with it."""
+    om = postgres_om
+    key = _one_mug_left(om)
+    with om.bus.uow_factory() as slow:
+        assert slow.stock.reserve({key: 1}) == []  # nothing sent yet
+        slow.stock.record([Movement("MUG-1", "WH1", MovementKind.RESERVATION, 0, 1)], "slow")
+        assert om.handle(c.CreateOrder((c.NewLine("MUG-1", 1),), BERLIN)).status == "allocated"
+        with pytest.raises(ConcurrencyConflict):
+            slow.commit()
+    # Neither the reservation nor the ledger row of the loser is there: the ledger still sums.
+    _assert_ledger_matches_levels(om, "MUG-1", "WH1", on_hand=1, reserved=1)
+
+
+# Mixed case: a linguistic collation sorts these a, B, c, D, e, F; code points put every
+# upper-case letter first. Orders and stock counts must lock them in one order all the same.
+MIXED_CASE_SKUS = ["sku-a", "SKU-B", "sku-c", "SKU-D", "Sku-e", "sKU-F"]
+
+
+@pytest.fixture
+def linguistic_postgres_url():
+    """A database that sorts text the way people read it (ICU, English), as most production
+    databases do, rather than by code point as the test server's default does."""
+    with fresh_postgres(
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'"
+    ) as url:
+        yield url
+
+
+def _deadlocks(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_orders_and_stock_counts_racing_over_mixed_case_skus_never_deadlock(
+    linguistic_postgres_url,
+):
+    url = linguistic_postgres_url
+    settings = Settings(database_url=url, env="test", worker=False, db_pool_size=8)
+    om = bootstrap(settings, migrate=False)
+    try:
+        a_location(om, "WH1")
+        for sku in MIXED_CASE_SKUS:
+            a_product(om, sku)
+            stock(om, sku, 1_000)
+        with om.db.reader.connect() as conn:
+            by_collation = list(
+                conn.execute(text("SELECT sku FROM products ORDER BY sku")).scalars()
+            )
+        assert by_collation != sorted(MIXED_CASE_SKUS), "the database must sort unlike Python"
+        before = _deadlocks(url)
+        errors: list[BaseException] = []
+        allocated: Counter[str] = Counter()
+        start = threading.Barrier(8)
+
+        def buyer(seed: int) -> None:
+            rng = random.Random(seed)
+            start.wait(timeout=30)
+            try:
+                for _ in range(25):
+                    skus = rng.sample(MIXED_CASE_SKUS, 4)
+                    result = om.handle(
+                        c.CreateOrder(tuple(c.NewLine(sku, 1) for sku in skus), BERLIN)
+                    )
+                    assert result.status == "allocated"
+                    allocated.update(skus)
+            except BaseException as exc:
+                errors.append(exc)
+
+        def counter(seed: int) -> None:
+            start.wait(timeout=30)
+            try:
+                for n in range(25):
+                    rows = tuple(
+                        c.StockRow(line, sku, "WH1", 1_000)
+                        for line, sku in enumerate(MIXED_CASE_SKUS, 2)
+                    )
+                    om.handle(c.ImportStockCounts(rows, reference=f"count {seed}-{n}"))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=buyer, args=(n,)) for n in range(6)]
+        threads += [threading.Thread(target=counter, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+        assert errors == []
+        for sku in MIXED_CASE_SKUS:
+            _assert_ledger_matches_levels(om, sku, "WH1", on_hand=1_000, reserved=allocated[sku])
+    finally:
+        om.close()
+    # A deadlock would have been retried and so left no other trace: PostgreSQL counts them.
+    assert _deadlocks(url) == before

@@ -215,7 +215,12 @@ class Driver:
         """Send the queued writes. On PostgreSQL plain inserts go as one statement (see
         `_one_statement`), after any updates queued ahead of them (a reservation checked at
         commit), all in one pipeline; with `commit` COMMIT goes in the same round trip
-        (SQLAlchemy's own commit that follows finds nothing left to do)."""
+        (SQLAlchemy's own commit that follows finds nothing left to do).
+
+        When nothing of the transaction has reached the server yet (an order read its stock
+        before BEGIN), committing sends its reservations and inserts as a single statement in
+        autocommit, a transaction of its own: one message instead of a pipeline of five, and
+        a failing part (the stock taken meanwhile) undoes all of it alike."""
         if not self.pending:
             return
         pending, self.pending = self.pending, []
@@ -232,6 +237,15 @@ class Driver:
         try:
             if one is not None and not ahead and not commit:
                 self._raw().execute(*one)
+                return
+            if (
+                commit
+                and one is not None
+                and self._alone_in_transaction()
+                and all(sql == _RESERVE_AT_COMMIT_PG for sql, _ in ahead)
+            ):
+                reservations = [row for _, rows in ahead for row in rows]
+                self._commit_as_one(reservations, one)
                 return
             # COMMIT in the same round trip: the stock rows this order locked are released
             # one round trip sooner, and concurrent orders for the same SKUs wait less.
@@ -250,6 +264,27 @@ class Driver:
                     "another order took the stock this one planned on; planning again"
                 ) from exc
             raise
+
+    def _alone_in_transaction(self) -> bool:
+        """Nothing of this transaction has reached the server yet: its writes can go as one
+        statement in autocommit, which is a transaction of its own."""
+        dbapi = self.dbapi
+        return dbapi.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and (
+            dbapi.isolation_level in (None, psycopg.IsolationLevel.READ_COMMITTED)
+        )
+
+    def _commit_as_one(self, reservations: Sequence[Sequence[Any]], inserts: Any) -> None:
+        """Reservations (see `_reserving`) and `inserts` (`_one_statement`) as one statement."""
+        text, values = inserts
+        if reservations:
+            text = _reserving_before(len(reservations), text)
+            values = [v for row in reservations for v in row] + values
+        dbapi = self.dbapi
+        dbapi.autocommit = True
+        try:
+            self._raw().execute(text, values)
+        finally:
+            dbapi.autocommit = False
 
     def _raw(self) -> Any:
         if self.raw_cursor is None:
@@ -273,9 +308,12 @@ class Driver:
         return True
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
-        """`column IN (…)` and its parameters: one array parameter on PostgreSQL, so the
-        statement text (and its prepared plan) is the same whatever the number of values."""
-        if self.is_sqlite:
+        """`column IN (…)` and its parameters. On PostgreSQL a list longer than a few values
+        is one array parameter, so that the statement text (and its prepared statement) is
+        the same whatever its length. A short list, as an order's SKUs are, keeps one
+        parameter each: against an array of unknown length the planner prefers a fresh plan
+        for every call, which for an order's prefetch cost more server time than running it."""
+        if self.is_sqlite or len(values) <= _EACH_PARAMETER_UP_TO:
             return f"{column} IN ({', '.join('?' * len(values))})", values
         return f"{column} = ANY(?)", [list(values)]
 
@@ -373,6 +411,10 @@ def _render(statement: str, is_sqlite: bool) -> str:
     return statement.replace("?j", "CAST(%s AS JSONB)").replace("?", "%s")
 
 
+_EACH_PARAMETER_UP_TO = 8
+"""Lists up to this long get a parameter per value (see `Driver.among`): eight texts at most
+per statement, well inside the driver's cache of prepared statements."""
+
 _lost_race = threading.local()
 """`recently`: this thread's last reservation checked at commit found its stock taken."""
 
@@ -384,6 +426,34 @@ _RESERVE_AT_COMMIT = (
 on_hand. The row exists: allocation plans only on levels it read, and levels are never
 deleted."""
 _RESERVE_AT_COMMIT_PG = _render(_RESERVE_AT_COMMIT, is_sqlite=False)
+
+
+@lru_cache(maxsize=256)
+def _reserving_before(count: int, inserts: str) -> str:
+    """`_reserving(count)` joined to the WITH of `inserts` (see `_combined`), renumbered."""
+    shift = count * 4
+    text = re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", inserts)
+    text = text.removeprefix("WITH ")
+    head = _reserving(count)
+    return f"{head}, {text}" if text.startswith("w0 AS") else f"{head} {text}"
+
+
+def _reserving(count: int) -> str:
+    """The head of a WITH that reserves `count` (quantity, time, sku, location) rows, locking
+    them first in the order every other reservation locks them (by SKU, then location, in
+    code-point order, as Python sorts), so that concurrent orders never deadlock."""
+    rows = ", ".join(
+        f"(${4 * n + 1}::integer, ${4 * n + 2}::timestamptz, ${4 * n + 3}::text, ${4 * n + 4}::text)"
+        for n in range(count)
+    )
+    return (
+        f"WITH rq (q, t, sku, location) AS (VALUES {rows}), "
+        "rl AS MATERIALIZED (SELECT s.sku, s.location, rq.q, rq.t FROM stock_levels s "
+        "JOIN rq ON s.sku = rq.sku AND s.location = rq.location "
+        'ORDER BY s.sku COLLATE "C", s.location COLLATE "C" FOR UPDATE OF s), '
+        "ru AS (UPDATE stock_levels s SET reserved = s.reserved + rl.q, updated_at = rl.t "
+        "FROM rl WHERE s.sku = rl.sku AND s.location = rl.location)"
+    )
 
 
 def json_text(value: Any) -> str:
@@ -682,13 +752,16 @@ class SqlStockRepository:
                 for sku, loc in ordered
             ],
         )
-        query = (
-            select(_s.sku, _s.location, _s.on_hand, _s.reserved)
-            .where(tuple_(_s.sku, _s.location).in_(ordered))
-            .order_by(_s.sku, _s.location)
+        query = select(_s.sku, _s.location, _s.on_hand, _s.reserved).where(
+            tuple_(_s.sku, _s.location).in_(ordered)
         )
         if self.for_update:
+            # Rows are locked in the order they are read: code-point order, as every
+            # reservation locks them, whatever the database's collation would sort by.
+            query = query.order_by(_s.sku.collate("C"), _s.location.collate("C"))
             query = query.with_for_update()
+        else:
+            query = query.order_by(_s.sku, _s.location)
         return {
             (sku, loc): StockLevel(sku, loc, on_hand, reserved)
             for sku, loc, on_hand, reserved in self.conn.execute(query)
