@@ -219,8 +219,9 @@ class Driver:
 
         When nothing of the transaction has reached the server yet (an order read its stock
         before BEGIN), committing sends its reservations and inserts as a single statement in
-        autocommit, a transaction of its own: one message instead of a pipeline of five, and
-        a failing part (the stock taken meanwhile) undoes all of it alike."""
+        autocommit, a transaction of its own: one message instead of a pipeline of BEGIN, each
+        update, the inserts and COMMIT, and a failing part (the stock taken meanwhile) undoes
+        all of it alike."""
         if not self.pending:
             return
         pending, self.pending = self.pending, []
@@ -277,8 +278,12 @@ class Driver:
         """Reservations (see `_reserving`) and `inserts` (`_one_statement`) as one statement."""
         text, values = inserts
         if reservations:
-            text = _reserving_before(len(reservations), text)
-            values = [v for row in reservations for v in row] + values
+            head = _reserving(len(reservations), len(values))
+            if text.startswith("WITH "):
+                text = f"{head}, {text.removeprefix('WITH ')}"
+            else:
+                text = f"{head} {text}"
+            values = [*values, *(v for row in reservations for v in row)]
         dbapi = self.dbapi
         dbapi.autocommit = True
         try:
@@ -429,22 +434,15 @@ _RESERVE_AT_COMMIT_PG = _render(_RESERVE_AT_COMMIT, is_sqlite=False)
 
 
 @lru_cache(maxsize=256)
-def _reserving_before(count: int, inserts: str) -> str:
-    """`_reserving(count)` joined to the WITH of `inserts` (see `_combined`), renumbered."""
-    shift = count * 4
-    text = re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + shift}", inserts)
-    text = text.removeprefix("WITH ")
-    head = _reserving(count)
-    return f"{head}, {text}" if text.startswith("w0 AS") else f"{head} {text}"
-
-
-def _reserving(count: int) -> str:
-    """The head of a WITH that reserves `count` (quantity, time, sku, location) rows, locking
-    them first in the order every other reservation locks them (by SKU, then location, in
-    code-point order, as Python sorts), so that concurrent orders never deadlock."""
+def _reserving(count: int, after: int) -> str:
+    """The head of a WITH that reserves `count` (quantity, time, sku, location) rows given as
+    the parameters after the first `after`, for `_combined`'s members or its lone insert to
+    follow. It locks the rows first, in the order every other reservation and
+    `SqlStockRepository.lock` take them (by SKU, then location, in code-point order, as
+    Python sorts), so that concurrent writers never deadlock."""
     rows = ", ".join(
-        f"(${4 * n + 1}::integer, ${4 * n + 2}::timestamptz, ${4 * n + 3}::text, ${4 * n + 4}::text)"
-        for n in range(count)
+        f"(${n + 1}::integer, ${n + 2}::timestamptz, ${n + 3}::text, ${n + 4}::text)"
+        for n in range(after, after + 4 * count, 4)
     )
     return (
         f"WITH rq (q, t, sku, location) AS (VALUES {rows}), "
