@@ -99,7 +99,7 @@ the corrections after a feed lands cost. Not part of `make bench`; run it alone 
 SUSTAINED = Size("sustained", listings=10_000, per_second=50.0, seconds=300.0, urgent_share=0.03)
 """The judged load with fewer urgent changes: 1.4 a second, under a third of the patch budget.
 On the judged Amazon, where each feed landing makes every fall patched while it was processed
-due again at once, the budget carries this within 5 s (exposure p99 4.1 s on 2 cores), and not
+due again at once, the budget carries this within 5 s (exposure p99 about 4 s on 2 cores), not
 2.1 a second (5.8 s). Not part of `make bench`; run it alone with
 `python -m bench.stock_latency sustained`."""
 QUICK = Size("quick", listings=200, per_second=10.0, seconds=10.0, grace_seconds=20.0)

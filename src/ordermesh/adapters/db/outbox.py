@@ -52,8 +52,8 @@ def write_events(
 
     An order allocated at once writes three (placed, allocated, status changed). One row for
     all of them, instead of one each, spares the database two rows and their index entries
-    per order, on the path every order takes. The events
-    keep their order, and `_fan_out` gives each its own stable id (see `_each_event`).
+    per order, on the path every order takes. The events keep their order, and `_fan_out`
+    gives each its own stable id (see `_each_event`).
 
     The row runs on the driver's cursor; orjson turns the event dataclasses straight into
     JSON. Its topic names the events, for a person reading the table."""
