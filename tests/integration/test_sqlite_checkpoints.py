@@ -54,3 +54,59 @@ def test_a_one_off_connection_starts_no_checkpoint_thread(tmp_path: Path) -> Non
         assert db.checkpointer is None
     finally:
         db.dispose()
+
+
+WAL_HEADER_BYTES, FRAME_HEADER_BYTES, PAGE_BYTES = 32, 24, 4096
+
+
+def _wal_frames(path: Path) -> int:
+    """How many frames the WAL file has room for: SQLite writes a restarted WAL over its
+    beginning, so the file's size is the longest the WAL has been."""
+    wal = path.with_name(path.name + "-wal")
+    size = wal.stat().st_size if wal.exists() else 0
+    return max(0, size - WAL_HEADER_BYTES) // (FRAME_HEADER_BYTES + PAGE_BYTES)
+
+
+def test_under_sustained_writes_the_wal_starts_over_long_before_a_writer_must_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # Back-to-back commits, as under the API's load: without the WAL starting over, it grew
+    # to the writers' autocheckpoint threshold (10,000 frames), and the commit that crossed
+    # it copied the WAL back itself while every other writer waited.
+    path = tmp_path / "busy.db"
+    db = connect(f"sqlite:///{path}")
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.every = 0.05
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+        longest = 0
+        for _ in range(4_000):  # 4-5 frames each: about twice the threshold in all
+            with db.write() as conn:
+                conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+            longest = max(longest, _wal_frames(path))
+        with db.reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 4_000
+    finally:
+        db.dispose()
+    assert longest < 5_000
+
+
+def test_a_writer_whose_connection_cannot_checkpoint_still_writes(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    db = connect(f"sqlite:///{path}")
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert db.checkpointer is not None
+        raw.execute("BEGIN")
+        raw.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        db.checkpointer._start_over.set()
+        # A connection inside a transaction cannot checkpoint ("database table is locked").
+        db.checkpointer.start_over_if_due(raw)
+        raw.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        raw.execute("COMMIT")
+        with db.reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        raw.close()
+        db.dispose()
