@@ -110,3 +110,43 @@ def test_a_writer_whose_connection_cannot_checkpoint_still_writes(tmp_path: Path
     finally:
         raw.close()
         db.dispose()
+
+
+def _wal_starts(path: Path) -> int:
+    """The WAL header's checkpoint sequence: one more each time the WAL starts over."""
+    with open(path.with_name(path.name + "-wal"), "rb") as wal:
+        return int.from_bytes(wal.read(16)[12:16], "big")
+
+
+def test_after_a_long_read_the_backlog_is_copied_back_and_the_wal_starts_over(
+    tmp_path: Path,
+) -> None:
+    # Nothing can be copied back past a reader's snapshot. The writers' own checkpoints are
+    # off, so none of their commits copies the backlog once the read ends: the thread does,
+    # and the WAL still starts over.
+    path = tmp_path / "long-read.db"
+    db = connect(f"sqlite:///{path}")
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.every = 0.05
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+            autocheckpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        assert autocheckpoint == 0
+        with db.reader.connect() as reading, reading.begin():
+            assert reading.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+            for _ in range(3_000):  # past the one-off connections' threshold of 10,000
+                with db.write() as conn:
+                    conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+            assert _wal_frames(path) > 10_000
+            assert _rows_in_the_database_file(path) == 0
+            started_over = _wal_starts(path)
+        deadline = time.monotonic() + 10
+        while _wal_starts(path) == started_over and time.monotonic() < deadline:
+            with db.write() as conn:
+                conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+            time.sleep(0.01)
+        assert _wal_starts(path) > started_over
+        assert _rows_in_the_database_file(path) >= 3_000
+    finally:
+        db.dispose()
