@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ordermesh.bootstrap import Ordermesh
 from ordermesh.domain.commands import AllocateBackorders, RecomputeListings
@@ -44,6 +44,9 @@ class Job:
     due: float = 0.0
     reads_channels: bool = False
     """Reads whole channels: runs on the channel-reads scheduler thread."""
+    last_ran: Callable[[], datetime | None] | None = None
+    """When the job last made the result it keeps (a snapshot): a start waits until that is
+    due again instead of making it anew."""
 
 
 class Worker:
@@ -78,7 +81,14 @@ class Worker:
             Job("purge", 3600.0, self._purge),
             # The overview's rollups fold in only the orders created since the last run.
             Job("dashboard figures", 60.0, om.queries.figures.refresh),
-            Job("stock cover", 300.0, om.queries.figures.snapshot_cover),
+            # Seconds of reading every stock level: a restart (every process of a deploy) does
+            # not take it again while the last one is fresh.
+            Job(
+                "stock cover",
+                300.0,
+                om.queries.figures.snapshot_cover,
+                last_ran=om.queries.figures.cover_taken_at,
+            ),
         ]
         self._threads = [
             threading.Thread(target=self._dispatch, name="ordermesh-outbox", daemon=True),
@@ -95,12 +105,28 @@ class Worker:
     def start(self) -> Callable[[], None]:
         now = time.monotonic()
         for job in self.jobs:
-            job.due = now + min(job.every, 5.0)
+            job.due = now + self._first_wait(job)
         for thread in self._threads:
             thread.start()
         self._start_push_loops()
         self._start_sync_loops()
         return self.stop
+
+    def _first_wait(self, job: Job) -> float:
+        """Seconds from the start to a job's first run: a moment, or until its last result is
+        due again."""
+        soon = min(job.every, 5.0)
+        if job.last_ran is None:
+            return soon
+        try:
+            made = job.last_ran()
+        except Exception:
+            log.exception("could not tell when %r last ran; running it soon", job.name)
+            return soon
+        if made is None:
+            return soon
+        age = (self.om.clock.now() - made).total_seconds()
+        return max(soon, job.every - age)
 
     def stop(self) -> None:
         """Stop every thread. A sync holds no transaction while it waits on the channel, so

@@ -247,6 +247,10 @@ class DashboardFigures:
                 )
             )
 
+    def cover_taken_at(self) -> datetime | None:
+        """When `snapshot_cover` last ran; None before it first did."""
+        return self.snapshot_times().get(COVER)
+
     # -- what pages read -------------------------------------------------------------------
     def snapshot_times(self) -> dict[str, datetime]:
         """When each snapshot on the overview was taken; none before the job first ran."""
