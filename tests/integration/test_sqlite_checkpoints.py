@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
 
-from ordermesh.adapters.db.engine import connect
+from ordermesh.adapters.db.engine import Database, connect
 
 
 def _rows_in_the_database_file(path: Path) -> int:
@@ -67,6 +69,26 @@ def _wal_frames(path: Path) -> int:
     return max(0, size - WAL_HEADER_BYTES) // (FRAME_HEADER_BYTES + PAGE_BYTES)
 
 
+@contextmanager
+def _a_table_of_blobs(path: Path) -> Iterator[Database]:
+    """A pooled database (so with its checkpoint thread, here every 50 ms) holding table t."""
+    db = connect(f"sqlite:///{path}")
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.every = 0.05
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+        yield db
+    finally:
+        db.dispose()
+
+
+def _write_a_blob(db: Database) -> None:
+    """One commit of 4-5 WAL frames: three overflow pages and a leaf."""
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+
+
 def test_under_sustained_writes_the_wal_starts_over_long_before_a_writer_must_checkpoint(
     tmp_path: Path,
 ) -> None:
@@ -74,21 +96,13 @@ def test_under_sustained_writes_the_wal_starts_over_long_before_a_writer_must_ch
     # to the writers' autocheckpoint threshold (10,000 frames), and the commit that crossed
     # it copied the WAL back itself while every other writer waited.
     path = tmp_path / "busy.db"
-    db = connect(f"sqlite:///{path}")
-    try:
-        assert db.checkpointer is not None
-        db.checkpointer.every = 0.05
-        with db.write() as conn:
-            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
+    with _a_table_of_blobs(path) as db:
         longest = 0
-        for _ in range(4_000):  # 4-5 frames each: about twice the threshold in all
-            with db.write() as conn:
-                conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+        for _ in range(4_000):  # about twice the threshold in all
+            _write_a_blob(db)
             longest = max(longest, _wal_frames(path))
         with db.reader.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 4_000
-    finally:
-        db.dispose()
     assert longest < 5_000
 
 
@@ -125,28 +139,20 @@ def test_after_a_long_read_the_backlog_is_copied_back_and_the_wal_starts_over(
     # off, so none of their commits copies the backlog once the read ends: the thread does,
     # and the WAL still starts over.
     path = tmp_path / "long-read.db"
-    db = connect(f"sqlite:///{path}")
-    try:
-        assert db.checkpointer is not None
-        db.checkpointer.every = 0.05
+    with _a_table_of_blobs(path) as db:
         with db.write() as conn:
-            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
             autocheckpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
         assert autocheckpoint == 0
         with db.reader.connect() as reading, reading.begin():
             assert reading.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
             for _ in range(3_000):  # past the one-off connections' threshold of 10,000
-                with db.write() as conn:
-                    conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+                _write_a_blob(db)
             assert _wal_frames(path) > 10_000
             assert _rows_in_the_database_file(path) == 0
             started_over = _wal_starts(path)
         deadline = time.monotonic() + 10
         while _wal_starts(path) == started_over and time.monotonic() < deadline:
-            with db.write() as conn:
-                conn.execute(text("INSERT INTO t (v) VALUES (randomblob(3 * 4096))"))
+            _write_a_blob(db)
             time.sleep(0.01)
         assert _wal_starts(path) > started_over
         assert _rows_in_the_database_file(path) >= 3_000
-    finally:
-        db.dispose()

@@ -130,8 +130,15 @@ def test_amazon_holds_back_what_it_may_sell_until_the_sync_the_cadence_plans(om_
     assert om.stock_sync.explain(amazon, on_amazon).explanation.margin == 3, "12/h × 15 min"
 
 
-def _stock_cover_job(worker: Worker) -> Job:
-    return next(job for job in worker.jobs if job.name == "stock cover")
+def _stock_cover_first_run_in(om: Ordermesh) -> float:
+    """Seconds from a worker's start to its first stock-cover snapshot."""
+    worker = Worker(om)
+    worker.start()
+    try:
+        job = next(job for job in worker.jobs if job.name == "stock cover")
+        return job.due - time.monotonic()
+    finally:
+        worker.stop()
 
 
 def test_a_restart_takes_the_stock_cover_again_only_once_the_last_one_is_due(
@@ -141,27 +148,12 @@ def test_a_restart_takes_the_stock_cover_again_only_once_the_last_one_is_due(
     # of a core beside the API's writes, for a snapshot a minute old, is work for nothing.
     clock = ManualClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     with an_ordermesh(database_url, clock) as om:
-        fresh_start = Worker(om)
-        fresh_start.start()
-        try:
-            assert _stock_cover_job(fresh_start).due - time.monotonic() <= 5.0
-        finally:
-            fresh_start.stop()
+        assert _stock_cover_first_run_in(om) <= 5.0
 
         om.queries.figures.snapshot_cover()
         clock.advance(minutes=1)
-        restarted = Worker(om)
-        restarted.start()
-        try:
-            # Taken a minute ago, due every five: four minutes from now.
-            assert 230 <= _stock_cover_job(restarted).due - time.monotonic() <= 240
-        finally:
-            restarted.stop()
+        # Taken a minute ago, due every five: four minutes from now.
+        assert 230 <= _stock_cover_first_run_in(om) <= 240
 
         clock.advance(minutes=10)
-        much_later = Worker(om)
-        much_later.start()
-        try:
-            assert _stock_cover_job(much_later).due - time.monotonic() <= 5.0
-        finally:
-            much_later.stop()
+        assert _stock_cover_first_run_in(om) <= 5.0

@@ -126,7 +126,8 @@ class Worker:
         if made is None:
             return soon
         age = (self.om.clock.now() - made).total_seconds()
-        return max(soon, job.every - age)
+        # Never later than one period: a result stamped ahead of this clock is not trusted.
+        return min(job.every, max(soon, job.every - age))
 
     def stop(self) -> None:
         """Stop every thread. A sync holds no transaction while it waits on the channel, so
