@@ -157,3 +157,21 @@ def test_a_restart_takes_the_stock_cover_again_only_once_the_last_one_is_due(
 
         clock.advance(minutes=10)
         assert _stock_cover_first_run_in(om) <= 5.0
+
+
+def test_a_job_whose_last_result_cannot_be_read_still_runs_soon_after_a_start(
+    database_url: str,
+) -> None:
+    # The database answering badly as the process starts must not put a job off, nor keep
+    # the worker from starting.
+    def unreadable() -> datetime | None:
+        raise RuntimeError("the snapshot table cannot be read")
+
+    with an_ordermesh(database_url) as om:
+        worker = Worker(om)
+        worker.jobs = [Job("a snapshot", 300.0, lambda: None, last_ran=unreadable)]
+        worker.start()
+        try:
+            assert worker.jobs[0].due - time.monotonic() <= 5.0
+        finally:
+            worker.stop()
